@@ -1,0 +1,6 @@
+// Placeholder until this area lands its kernels; owned by the area's author.
+#include "latentmine/registry.hpp"
+
+namespace latentmine {
+void register_ops(py::module_&) {}
+}  // namespace latentmine
