@@ -1,0 +1,186 @@
+"""Study design: the configuration, its presets and the grid of cells.
+
+A study compares acquisition strategies on an increasing training-set size
+(the label-efficiency experiment of Mo et al., "Efficient Deep Representation
+Learning by Adaptive Latent Space Sampling", arXiv 2004.02757, Sec. 4).
+
+Design, chosen so that the comparison is fair:
+
+* **Cells.** One cell is one (strategy, repeat) pair. It runs acquisition as
+  rounds until ``max(sizes)`` samples are labelled, then, for every size in the
+  schedule, trains a fresh target network F on the *first* ``size`` acquired
+  samples with the same optimiser, number of iterations, batch size and
+  architecture for every strategy, and evaluates it. Learning curves therefore
+  measure the value of the acquired samples, not of a longer training run.
+* **Paired repeats.** Repeat ``i`` of every strategy shares one cohort (pool,
+  validation and test split) and one VAE, all derived from
+  :meth:`StudyConfig.repeat_seed`; so strategies are compared on identical
+  footing and the Wilcoxon test can pair them.
+* **Held-out test set.** The test split is labelled once per repeat and never
+  seen by any strategy; hyperparameters are chosen on the validation split.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import Mapping
+
+BASELINE = "random"
+METHOD = "gradient"
+ALL_STRATEGIES = ("random", "latent-random", "gradient", "gradient-nn", "uncertainty")
+
+# Metrics each cell reports per training-set size: name -> (label, lower is better).
+# Test-set metrics; the same names prefixed "val_" are measured on the validation split.
+METRICS = {
+    "mse_kpa2": ("test MSE (kPa²)", True),
+    "mae_kpa": ("test MAE (kPa)", True),
+    "rel_l2": ("relative L2 error", True),
+    "accuracy": ("accuracy (error < 10% of peak)", False),
+    "pss_abs_err_kpa": ("peak-stress abs. error (kPa)", True),
+    "label_seconds": ("labelling time (s)", True),
+    "wall_seconds": ("wall time (s)", True),
+}
+
+# Fields that only say *which* cells to run: a study folder may be resumed with
+# more strategies or repeats, but not with a different experiment.
+_GRID_FIELDS = ("strategies", "repeats")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that defines a study; the same config always gives the same cells.
+
+    Sizes count labelled samples; iteration counts are optimiser steps.
+    ``loop`` holds extra keyword arguments for :class:`latentmine.loop.LoopConfig`
+    (sampler step size, number of steps, ...), so that the acquisition can be
+    tuned without the study knowing every loop knob.
+    """
+
+    name: str = "custom"
+    image_size: int = 64
+    pool_size: int = 600
+    validation_size: int = 100
+    test_size: int = 150
+    sizes: tuple = (25, 50, 100, 200, 400)
+    strategies: tuple = (BASELINE, METHOD)
+    repeats: int = 5
+    seed: int = 0
+    f_iterations: int = 300
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    f_width: int = 16
+    vae_epochs: int = 30
+    latent_dim: int = 32
+    threads: int = 1
+    loop: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        object.__setattr__(self, "strategies", tuple(self.strategies))
+        object.__setattr__(self, "loop", dict(self.loop))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first inconsistent field."""
+        if not self.sizes or any(s <= 0 for s in self.sizes):
+            raise ValueError(f"sizes must be positive labelled-sample counts, got {self.sizes}")
+        if list(self.sizes) != sorted(set(self.sizes)):
+            raise ValueError(f"sizes must be strictly increasing, got {self.sizes}")
+        if self.sizes[-1] > self.pool_size:
+            raise ValueError(f"the largest size {self.sizes[-1]} exceeds pool_size {self.pool_size}: "
+                             "the random baseline draws real samples from the pool")
+        unknown = [s for s in self.strategies if s not in ALL_STRATEGIES]
+        if unknown or not self.strategies:
+            raise ValueError(f"unknown strategies {unknown}; choose from {', '.join(ALL_STRATEGIES)}")
+        if BASELINE not in self.strategies:
+            raise ValueError(f"strategies must include the {BASELINE!r} baseline, got {self.strategies}")
+        if len(set(self.strategies)) != len(self.strategies):
+            raise ValueError(f"strategies repeat a name: {self.strategies}")
+        for name in ("image_size", "pool_size", "validation_size", "test_size", "repeats",
+                     "f_iterations", "batch_size", "f_width", "vae_epochs", "latent_dim", "threads"):
+            if int(getattr(self, name)) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+
+    def repeat_seed(self, repeat: int) -> int:
+        """The seed shared by every strategy in repeat ``repeat`` (cohort, VAE, F init)."""
+        return self.seed * 1000 + repeat
+
+    def cells(self) -> list:
+        """The (strategy, repeat) pairs of this study, baseline first."""
+        return [(strategy, repeat) for strategy in self.strategies for repeat in range(self.repeats)]
+
+    def to_dict(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["sizes"] = list(self.sizes)
+        out["strategies"] = list(self.strategies)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "StudyConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown study settings: {', '.join(unknown)}")
+        return cls(**data)
+
+    def digest(self) -> str:
+        """A fingerprint of the experiment, ignoring which cells are run."""
+        data = {k: v for k, v in self.to_dict().items() if k not in _GRID_FIELDS}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> "StudyConfig":
+        """Apply ``KEY=VALUE`` text overrides; ``loop.KEY`` goes to the loop settings."""
+        changes, loop = {}, dict(self.loop)
+        types = {f.name: f.type for f in fields(self)}
+        for key, text in overrides.items():
+            if key.startswith("loop."):
+                loop[key[5:]] = _parse_scalar(text)
+            elif key in ("sizes", "strategies"):
+                parts = [p for p in text.split(",") if p]
+                changes[key] = tuple(int(p) for p in parts) if key == "sizes" else tuple(parts)
+            elif key in types and key not in ("loop", "name"):
+                kind = {"int": int, "float": float}.get(types[key], str)
+                try:
+                    changes[key] = kind(text)
+                except ValueError:
+                    raise ValueError(f"setting {key} expects {types[key]}, got {text!r}") from None
+            else:
+                raise ValueError(f"unknown study setting {key!r}; known: "
+                                 f"{', '.join(sorted(types))} or loop.NAME")
+        return replace(self, loop=loop, **changes)
+
+
+def _parse_scalar(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+PRESETS = {
+    # Tests run this one end to end: seconds, not minutes.
+    "smoke": StudyConfig(
+        name="smoke", image_size=32, pool_size=40, validation_size=8, test_size=12,
+        sizes=(8, 16, 24), repeats=2, f_iterations=20, batch_size=8, f_width=8,
+        vae_epochs=3, latent_dim=8),
+    # The committed real run: fits ~25 min on a shared 2-core CPU.
+    "default": StudyConfig(name="default"),
+    # The paper-scale cohort, meant for a GPU.
+    "paper": StudyConfig(
+        name="paper", image_size=128, pool_size=1200, validation_size=200, test_size=300,
+        sizes=(25, 50, 100, 200, 400, 800), f_iterations=2000, batch_size=32, f_width=32,
+        vae_epochs=100, latent_dim=64, threads=4),
+}
+
+
+def preset(name: str) -> StudyConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None

@@ -1,0 +1,166 @@
+"""``report.md``: the study's verdict, tables and configuration, written from ``summary.json``."""
+from __future__ import annotations
+
+import json
+
+from ..storage import atomic_write_text
+from .design import METRICS
+
+TABLE_METRICS = ("mse_kpa2", "mae_kpa", "rel_l2", "accuracy", "pss_abs_err_kpa", "label_seconds",
+                 "wall_seconds")
+
+
+def render_report(summary: dict) -> str:
+    """Markdown text of the report; every number comes from ``summary``."""
+    sections = [_header(summary), _verdict(summary), _curves(summary), _labels(summary),
+                _auc(summary), _wilcoxon(summary), _timing(summary), _diagnostics(summary),
+                _configuration(summary)]
+    return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def write_report(summary: dict, path) -> None:
+    atomic_write_text(path, render_report(summary))
+
+
+def _num(x, digits: int = 3) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:.{digits}g}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
+def _header(s: dict) -> str:
+    cfg = s["config"]
+    lines = [f"# Study `{cfg['name']}`: labels needed by {', '.join(cfg['strategies'])}",
+             "",
+             f"Strategies {', '.join(f'`{n}`' for n in cfg['strategies'])} on training-set sizes "
+             f"{', '.join(map(str, s['sizes']))}, {cfg['repeats']} paired repeats "
+             f"(repeat *i* of every strategy shares its cohort, its labelled test set of "
+             f"{cfg['test_size']} samples and its VAE). At each size a fresh F is trained for "
+             f"{cfg['f_iterations']} iterations (batch {cfg['batch_size']}) on the first *size* "
+             "acquired samples and evaluated on the held-out test set."]
+    if s.get("command"):
+        lines += ["", "Reproduce with:", "", "```", s["command"], "```"]
+    return "\n".join(lines)
+
+
+def _verdict(s: dict) -> str:
+    goal = s.get("goal")
+    if goal is None:
+        return ""
+    method, base = s["method"], s["baseline"]
+    fraction = goal["fraction_of_labels"]
+    reach = (f"needs {_num(s['labels_to_reach'][method]['labels'])} labels "
+             f"({100 * fraction:.0f}% of the baseline's {s['sizes'][-1]})" if fraction is not None
+             else f"never reaches it within {s['sizes'][-1]} labels")
+    mse = s["curves"]
+    beats = ", ".join(
+        f"{size}: {_num(mse[method]['mse_kpa2']['mean'][k])} vs {_num(mse[base]['mse_kpa2']['mean'][k])}"
+        f" ({'better' if won else 'not better'})"
+        for k, (size, won) in enumerate(zip(goal["smallest_sizes"], goal["beats_at_smallest"])))
+    return "\n".join([
+        "## Verdict", "",
+        f"**Goal {'met' if goal['met'] else 'NOT met'}.** Goal: `{method}` reaches `{base}`'s final "
+        f"mean test MSE ({_num(s['target_mse_kpa2'])} kPa²) with at most "
+        f"{100 * goal['fraction_required']:.0f}% of its labels, and has a lower mean test MSE at each "
+        "of the three smallest sizes.", "",
+        f"- Labels: `{method}` {reach}.",
+        f"- Smallest sizes, mean test MSE in kPa² (`{method}` vs `{base}`): {beats}."])
+
+
+def _curves(s: dict) -> str:
+    names = list(s["curves"])
+    lines = ["## Learning curves", "", "![learning curves](learning_curves.png)", "",
+             "Mean ± sample standard deviation over repeats, test split."]
+    for metric in TABLE_METRICS:
+        if metric not in s["curves"][names[0]]:
+            continue
+        lines += ["", f"**{METRICS[metric][0]}**", "", "| size | " + " | ".join(names) + " |",
+                  "|---:|" + "---:|" * len(names)]
+        for k, size in enumerate(s["sizes"]):
+            cells = [f"{_num(s['curves'][n][metric]['mean'][k])} ± {_num(s['curves'][n][metric]['std'][k], 2)}"
+                     for n in names]
+            lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _labels(s: dict) -> str:
+    lines = ["## Labels needed to reach the baseline's final MSE", "",
+             f"Target: the `{s['baseline']}` baseline's mean test MSE at {s['sizes'][-1]} labels, "
+             f"{_num(s['target_mse_kpa2'])} kPa². The crossing of each strategy's mean curve is "
+             "interpolated linearly between schedule sizes; per-repeat values use that repeat's "
+             "own baseline. *n/a*: not reached within the schedule.", "",
+             "| strategy | labels (mean curve) | share of baseline labels | per repeat |",
+             "|---|---:|---:|---|"]
+    for name, row in s["labels_to_reach"].items():
+        share = row["fraction_of_baseline"]
+        lines.append(f"| {name} | {_num(row['labels'])} | "
+                     f"{'n/a' if share is None else f'{100 * share:.0f}%'} | "
+                     f"{', '.join(_num(v) for v in row['per_repeat'])} |")
+    return "\n".join(lines)
+
+
+def _auc(s: dict) -> str:
+    metrics = list(next(iter(s["auc"].values())))
+    lines = ["## Area under the learning curve", "",
+             "Trapezoidal area over the size axis divided by the size range (the curve's average "
+             "level over the schedule), per repeat, then mean ± std. Lower is better for MSE, "
+             "higher for accuracy.", "",
+             "| strategy | " + " | ".join(METRICS[m][0] for m in metrics) + " |",
+             "|---|" + "---:|" * len(metrics)]
+    for name, row in s["auc"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{_num(row[m]['mean'])} ± {_num(row[m]['std'], 2)}"
+                                                 for m in metrics) + " |")
+    return "\n".join(lines)
+
+
+def _wilcoxon(s: dict) -> str:
+    if not s["wilcoxon"]:
+        return ""
+    n = s["config"]["repeats"]
+    lines = ["## Paired Wilcoxon signed-rank tests", "",
+             f"Each strategy against `{s['baseline']}` at each size, pairing repeat *i* with repeat "
+             f"*i* (`scipy.stats.wilcoxon`, two-sided, exact). With {n} repeats the smallest "
+             f"attainable two-sided p-value is 2/2^{n} = {2 / 2 ** n:.4g}"
+             + (", so no result can fall below 0.05: p = 0.0625 with five repeats means that "
+                "every repeat moved the same way, which is as strong as five repeats can show."
+                if n <= 5 else ".")
+             + " *wins*: repeats where the strategy is better (lower MSE, higher accuracy)."]
+    for name, by_metric in s["wilcoxon"].items():
+        for metric, tests in by_metric.items():
+            lines += ["", f"`{name}` vs `{s['baseline']}`, {METRICS[metric][0]}:", "",
+                      "| size | median difference | wins | p |", "|---:|---:|---:|---:|"]
+            for t in tests:
+                lines.append(f"| {t['size']} | {_num(t['median_difference'])} | {t['wins']}/{t['n']} | "
+                             f"{_num(t['p'])} |")
+    return "\n".join(lines)
+
+
+def _timing(s: dict) -> str:
+    phases = sorted({p for t in s["timing"].values() for p in t["per_round_seconds"]})
+    totals = sorted({k for t in s["timing"].values() for k in t["cell_seconds"]})
+    lines = ["## Time", "", "Mean seconds per acquisition round, by phase, and per cell in total.",
+             "", "| strategy | rounds | " + " | ".join(f"{p} /round" for p in phases)
+             + "".join(f" | {k}" for k in totals) + " |",
+             "|---|---:|" + "---:|" * (len(phases) + len(totals))]
+    for name, t in s["timing"].items():
+        lines.append(f"| {name} | {_num(t['rounds_per_cell'])} | "
+                     + " | ".join(_num(t["per_round_seconds"].get(p)) for p in phases)
+                     + "".join(f" | {_num(t['cell_seconds'].get(k))}" for k in totals) + " |")
+    return "\n".join(lines)
+
+
+def _diagnostics(s: dict) -> str:
+    keys = sorted({k for d in s["diagnostics"].values() for k in d})
+    if not keys:
+        return ""
+    lines = ["## Diagnostics", "", "Mean (std) over repeats.", "",
+             "| strategy | " + " | ".join(keys) + " |", "|---|" + "---:|" * len(keys)]
+    for name, d in s["diagnostics"].items():
+        lines.append(f"| {name} | " + " | ".join(
+            f"{_num(d[k]['mean'])} ({_num(d[k]['std'], 2)})" if k in d else "" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def _configuration(s: dict) -> str:
+    return "\n".join(["## Configuration", "", f"Digest `{s['digest']}`.", "", "```json",
+                      json.dumps(s["config"], indent=2, sort_keys=True), "```"])

@@ -1,0 +1,159 @@
+"""From cell results to the study's table (``results.csv``) and summary (``summary.json``).
+
+A cell result is the JSON a cell writes: ``strategy``, ``repeat``, ``points``
+(one dict per training-set size: ``size`` and one value per metric of
+:data:`~latentmine.study.design.METRICS`, plus ``val_*`` validation metrics),
+``rounds`` (one dict per acquisition round: ``labelled`` and ``seconds`` per
+phase) and ``diagnostics`` (scalars, such as the VAE reconstruction error).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+import numpy as np
+
+from ..storage import atomic_write_text
+from .design import BASELINE, METHOD, METRICS, StudyConfig
+from .stats import area_under_curve, labels_to_reach, mean_std, paired_wilcoxon
+
+TARGET_METRIC = "mse_kpa2"
+TESTED_METRICS = ("mse_kpa2", "accuracy")
+AUC_METRICS = ("mse_kpa2", "accuracy")
+GOAL_FRACTION = 0.6
+GOAL_SMALLEST = 3
+
+
+def result_rows(cells: list) -> list:
+    """One row per (strategy, size, repeat, metric), in a stable order."""
+    rows = []
+    for cell in sorted(cells, key=lambda c: (c["strategy"], c["repeat"])):
+        for point in cell["points"]:
+            for metric in sorted(k for k in point if k != "size"):
+                rows.append({"strategy": cell["strategy"], "size": int(point["size"]),
+                             "repeat": int(cell["repeat"]), "metric": metric,
+                             "value": float(point[metric])})
+    return rows
+
+
+def write_results_csv(path, cells: list) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["strategy", "size", "repeat", "metric", "value"],
+                            lineterminator="\n")
+    writer.writeheader()
+    for row in result_rows(cells):
+        writer.writerow({**row, "value": repr(row["value"])})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def curves(cells: list, strategy: str, metric: str, sizes) -> np.ndarray:
+    """``(repeats, sizes)`` values of ``metric`` for ``strategy``, rows ordered by repeat."""
+    rows = []
+    for cell in sorted((c for c in cells if c["strategy"] == strategy), key=lambda c: c["repeat"]):
+        by_size = {int(p["size"]): p[metric] for p in cell["points"]}
+        missing = [s for s in sizes if s not in by_size]
+        if missing:
+            raise ValueError(f"cell {strategy} repeat {cell['repeat']} lacks sizes {missing}")
+        rows.append([float(by_size[s]) for s in sizes])
+    return np.asarray(rows, dtype=float)
+
+
+def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
+    """Every number the report quotes, as JSON-ready data."""
+    sizes = list(config.sizes)
+    strategies = list(config.strategies)
+    data = {name: {m: curves(cells, name, m, sizes) for m in _metric_names(cells)} for name in strategies}
+    summary = {"command": command, "config": config.to_dict(), "digest": config.digest(),
+               "sizes": sizes, "baseline": BASELINE, "method": METHOD,
+               "curves": {}, "auc": {}, "wilcoxon": {}, "labels_to_reach": {},
+               "timing": {}, "diagnostics": {}}
+    for name in strategies:
+        summary["curves"][name] = {}
+        for metric, values in data[name].items():
+            mean, std = mean_std(values)
+            summary["curves"][name][metric] = {"mean": mean.tolist(), "std": std.tolist(),
+                                               "n": int(len(values))}
+        summary["auc"][name] = {}
+        for metric in AUC_METRICS:
+            per_repeat = [area_under_curve(sizes, row) for row in data[name][metric]]
+            mean, std = mean_std(np.asarray(per_repeat)[:, None])
+            summary["auc"][name][metric] = {"mean": float(mean[0]), "std": float(std[0]),
+                                            "per_repeat": per_repeat}
+        summary["timing"][name] = _timing(c for c in cells if c["strategy"] == name)
+        summary["diagnostics"][name] = _diagnostics(c for c in cells if c["strategy"] == name)
+
+    baseline_final = data[BASELINE][TARGET_METRIC][:, -1]
+    target = float(baseline_final.mean())
+    summary["target_mse_kpa2"] = target
+    for name in strategies:
+        mean_curve = data[name][TARGET_METRIC].mean(axis=0)
+        labels = labels_to_reach(sizes, mean_curve, target)
+        per_repeat = [labels_to_reach(sizes, row, goal)
+                      for row, goal in zip(data[name][TARGET_METRIC], baseline_final)]
+        summary["labels_to_reach"][name] = {
+            "labels": labels, "fraction_of_baseline": None if labels is None else labels / sizes[-1],
+            "per_repeat": per_repeat}
+        if name != BASELINE:
+            summary["wilcoxon"][name] = {
+                metric: [{"size": size, **paired_wilcoxon(data[name][metric][:, k],
+                                                          data[BASELINE][metric][:, k],
+                                                          lower_is_better=METRICS[metric][1])}
+                         for k, size in enumerate(sizes)]
+                for metric in TESTED_METRICS}
+    if METHOD in strategies:
+        summary["goal"] = _goal(summary, sizes)
+    return _finite(summary)
+
+
+def _metric_names(cells: list) -> list:
+    names = set.intersection(*({k for p in c["points"] for k in p if k != "size"} for c in cells))
+    return sorted(names, key=lambda m: (m.startswith("val_"), list(METRICS).index(m.removeprefix("val_"))
+                                        if m.removeprefix("val_") in METRICS else len(METRICS), m))
+
+
+def _timing(cells) -> dict:
+    """Mean seconds per acquisition round and phase, plus each cell's totals."""
+    phases, rounds, totals = {}, [], {}
+    for cell in cells:
+        rounds.append(len(cell["rounds"]))
+        for record in cell["rounds"]:
+            for phase, seconds in record["seconds"].items():
+                phases.setdefault(phase, []).append(float(seconds))
+        for key, seconds in cell.get("seconds", {}).items():
+            totals.setdefault(key, []).append(float(seconds))
+    return {"rounds_per_cell": float(np.mean(rounds)) if rounds else 0.0,
+            "per_round_seconds": {p: float(np.mean(v)) for p, v in sorted(phases.items())},
+            "cell_seconds": {k: float(np.mean(v)) for k, v in sorted(totals.items())}}
+
+
+def _diagnostics(cells) -> dict:
+    values = {}
+    for cell in cells:
+        for key, value in cell.get("diagnostics", {}).items():
+            values.setdefault(key, []).append(float(value))
+    return {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in sorted(values.items())}
+
+
+def _goal(summary: dict, sizes: list) -> dict:
+    """The issue's success criterion for the method against the random baseline."""
+    fraction = summary["labels_to_reach"][METHOD]["fraction_of_baseline"]
+    method = summary["curves"][METHOD][TARGET_METRIC]["mean"]
+    baseline = summary["curves"][BASELINE][TARGET_METRIC]["mean"]
+    smallest = sizes[:GOAL_SMALLEST]
+    beats = [bool(method[k] < baseline[k]) for k in range(len(smallest))]
+    fraction_ok = fraction is not None and fraction <= GOAL_FRACTION
+    return {"fraction_of_labels": fraction, "fraction_required": GOAL_FRACTION,
+            "fraction_ok": fraction_ok, "smallest_sizes": smallest, "beats_at_smallest": beats,
+            "met": bool(fraction_ok and all(beats))}
+
+
+def _finite(obj):
+    """NaN and infinities become ``None`` so that ``summary.json`` is strict JSON."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
