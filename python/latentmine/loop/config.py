@@ -1,0 +1,122 @@
+"""Settings of one suggestive-labelling run."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from ..models.target import INPUT_MODES, STRESS_SCALE_KPA
+
+LABEL_TARGETS = ("seed", "decoded")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Every knob of :class:`~latentmine.loop.SuggestiveLoop`; JSON-serialisable.
+
+    Acquisition: ``strategy`` (a registered name), ``rounds``, ``per_round``
+    samples per round, ``initial`` samples labelled before round 1 by
+    ``initial_strategy`` (default: ``latent-random`` for ``gradient`` and
+    ``latent-random``, as the method starts from random latent points, else
+    ``random``). Budgets stop the run early: ``budget_samples`` acquired
+    samples, ``budget_seconds`` of labeller time.
+
+    Target network F: ``input_mode`` ("image", "mask", "both"), ``width``,
+    ``levels``, ``dropout``; training: ``epochs`` per round, ``batch_size``,
+    ``lr``, ``warm_start`` (continue from the previous round's weights, else
+    retrain from scratch), ``peak_weight`` (extra loss weight in the
+    peri-luminal band), ``label_scale`` (kPa per unit of F's output).
+
+    Latent step (``gradient``, ``gradient-nn``): ``step_size`` eta, ``steps``,
+    ``trust_radius`` (``||z' - z||`` bound), ``max_norm`` (``||z'||`` bound),
+    ``noise_std``, ``label_target`` ("seed" or "decoded").
+    ``uncertainty``: ``mc_samples`` dropout passes over at most ``candidates``
+    pool samples.
+
+    Gate: ``min_wall_px`` minimum wall thickness; ``max_attempts`` proposal
+    calls per round before giving up on a full round. ``label_chunk`` samples
+    are labelled (and made durable) at a time. ``seed`` makes a CPU run
+    reproducible.
+    """
+
+    strategy: str = "gradient"
+    rounds: int = 5
+    per_round: int = 16
+    initial: int = 16
+    initial_strategy: str | None = None
+    budget_samples: int | None = None
+    budget_seconds: float | None = None
+    input_mode: str = "image"
+    width: int = 16
+    levels: int = 3
+    dropout: float = 0.1
+    epochs: int = 20
+    batch_size: int = 16
+    lr: float = 1e-3
+    warm_start: bool = True
+    peak_weight: float = 0.0
+    label_scale: float = STRESS_SCALE_KPA
+    step_size: float = 0.5
+    steps: int = 1
+    trust_radius: float | None = None
+    max_norm: float | None = None
+    noise_std: float = 0.0
+    label_target: str = "seed"
+    mc_samples: int = 8
+    candidates: int | None = 512
+    min_wall_px: int = 2
+    max_attempts: int = 10
+    label_chunk: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        from ..sampling import available_strategies
+
+        names = available_strategies()
+        for key in ("strategy", "initial_strategy"):
+            value = getattr(self, key)
+            if value is not None and value not in names:
+                raise ValueError(f"LoopConfig.{key}: unknown strategy {value!r}; registered: {', '.join(names)}")
+        if self.input_mode not in INPUT_MODES:
+            raise ValueError(f"LoopConfig.input_mode must be one of {sorted(INPUT_MODES)}, got {self.input_mode!r}")
+        if self.label_target not in LABEL_TARGETS:
+            raise ValueError(f"LoopConfig.label_target must be one of {LABEL_TARGETS}, got {self.label_target!r}")
+        for key in ("rounds", "initial", "epochs", "min_wall_px"):
+            _at_least(self, key, 0)
+        for key in ("per_round", "batch_size", "steps", "mc_samples", "max_attempts", "label_chunk", "width",
+                    "levels"):
+            _at_least(self, key, 1)
+        for key in ("lr", "label_scale", "step_size"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"LoopConfig.{key} must be > 0, got {getattr(self, key)!r}")
+        for key in ("noise_std", "peak_weight"):
+            if not getattr(self, key) >= 0:
+                raise ValueError(f"LoopConfig.{key} must be >= 0, got {getattr(self, key)!r}")
+        for key in ("trust_radius", "max_norm", "budget_seconds", "budget_samples", "candidates"):
+            value = getattr(self, key)
+            if value is not None and not value > 0:
+                raise ValueError(f"LoopConfig.{key} must be > 0 or None, got {value!r}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"LoopConfig.dropout must be in [0, 1), got {self.dropout!r}")
+
+    @property
+    def first_strategy(self) -> str:
+        """The strategy that picks the ``initial`` samples."""
+        if self.initial_strategy is not None:
+            return self.initial_strategy
+        return "latent-random" if self.strategy in ("gradient", "latent-random") else "random"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "LoopConfig":
+        """A config from :meth:`to_dict` output (e.g. a run's ``config.json``); unknown keys are an error."""
+        valid = sorted(f.name for f in fields(cls))
+        if set(values) - set(valid):
+            raise ValueError(f"unknown LoopConfig field(s) {sorted(set(values) - set(valid))}; valid: {', '.join(valid)}")
+        return cls(**values)
+
+
+def _at_least(config, key, low):
+    value = getattr(config, key)
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"LoopConfig.{key} must be an integer >= {low}, got {value!r}")

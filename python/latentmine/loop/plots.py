@@ -1,0 +1,60 @@
+"""Figures of a run: sample grids and the learning curve (matplotlib, Agg backend)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from .. import storage
+
+
+def _figure_bytes(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def save_pair_grid(path, rows, *, stress=None) -> Path:
+    """Rows of images with their masks: ``rows`` = [(images, masks, title), ...]; optional stress row (kPa)."""
+    plt = _pyplot()
+    n = max(len(images) for images, _, _ in rows)
+    panels = [(images, "gray", (0, 1), f"{title}: image") for images, _, title in rows]
+    panels += [(masks, "tab10", (0, 9), f"{title}: mask") for _, masks, title in rows]
+    if stress is not None:
+        panels.append((stress, "magma", (0, max(float(np.max(stress)), 1e-9)), "stress (kPa)"))
+    fig, axes = plt.subplots(len(panels), n, figsize=(1.3 * n, 1.4 * len(panels)), squeeze=False)
+    for row, (arrays, cmap, (low, high), title) in enumerate(panels):
+        for col in range(n):
+            ax = axes[row, col]
+            ax.axis("off")
+            if col < len(arrays):
+                ax.imshow(arrays[col], cmap=cmap, vmin=low, vmax=high, interpolation="nearest")
+        axes[row, 0].set_title(title, fontsize=7, loc="left")
+    data = _figure_bytes(fig)
+    plt.close(fig)
+    return storage.atomic_write_bytes(path, data)
+
+
+def save_learning_curve(path, rows: list[dict], title: str = "") -> Path:
+    """Test MAE and PSS error against the training-set size, one point per round."""
+    plt = _pyplot()
+    n = [row["n_train"] for row in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for ax, key, label in ((axes[0], "test_mae", "test MAE (kPa)"), (axes[1], "test_pss_error", "PSS error (kPa)")):
+        ax.plot(n, [row[key] for row in rows], "o-")
+        ax.set_xlabel("labelled training samples")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=9)
+    data = _figure_bytes(fig)
+    plt.close(fig)
+    return storage.atomic_write_bytes(path, data)
+

@@ -1,0 +1,19 @@
+"""Models of the suggestive-labelling loop: the generator (E, G) and the target network F.
+
+* :class:`Generator` — protocol of any encoder/decoder over (image, mask)
+  pairs; :class:`VAE` is the default, trained by :func:`train_vae`.
+* :class:`StressUNet` — the target network F (image, mask or both -> stress
+  map in units of :data:`STRESS_SCALE_KPA`), trained by :func:`fit_target`
+  with a :class:`TargetLoss` (default :class:`WeightedMSE`).
+"""
+from .losses import PERI_LUMINAL_BAND_PX, WeightedMSE, peri_luminal_band, plaque_structural_stress
+from .protocols import Generator, TargetLoss
+from .target import INPUT_MODES, STRESS_SCALE_KPA, StressUNet, compose_input, onehot
+from .training import fit_target, load_vae, predict, save_vae, target_input, train_vae
+from .vae import VAE, decode_pairs
+
+__all__ = [
+    "Generator", "TargetLoss", "VAE", "StressUNet", "WeightedMSE", "STRESS_SCALE_KPA", "INPUT_MODES",
+    "PERI_LUMINAL_BAND_PX", "train_vae", "load_vae", "save_vae", "fit_target", "predict", "target_input",
+    "compose_input", "onehot", "decode_pairs", "peri_luminal_band", "plaque_structural_stress",
+]
