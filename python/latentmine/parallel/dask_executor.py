@@ -1,0 +1,137 @@
+"""A :class:`concurrent.futures.Executor` on Dask distributed (``latentmine[dask]``).
+
+Dask's own ``Client.get_executor()`` works too; this one adds what fault
+handling needs: every submission is a new task (``pure=False``, so a retry is
+never answered from the failed result), the executor reports its slots per
+host for thread capping, and :meth:`DaskExecutor.abandon` restarts the worker
+stuck on a timed-out task.  Importing this module imports ``distributed``.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+from concurrent.futures import Executor, Future
+
+try:
+    import dask
+    from distributed import Client, LocalCluster
+except ImportError as error:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "Dask distributed is not installed: pip install 'latentmine[dask]'") from error
+
+from .threads import host_of
+
+
+class DaskExecutor(Executor):
+    """Run tasks on the cluster behind ``client``.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    owned : sequence, optional
+        Objects with ``close()`` (the client, a cluster) closed on shutdown.
+    """
+
+    def __init__(self, client: Client, owned=()):
+        self.client = client
+        self._owned = list(owned)
+        self._tasks = {}  # concurrent future -> Dask future, kept until done
+        self._lock = threading.Lock()
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        task = self.client.submit(fn, *args, pure=False, **kwargs)
+        future = Future()
+        with self._lock:
+            self._tasks[future] = task
+        future.add_done_callback(self._forget)
+        task.add_done_callback(lambda done: _transfer(done, future))
+        return future
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            task = self._tasks.pop(future, None)
+        if task is not None and future.cancelled():
+            task.cancel()
+
+    def slots_by_host(self) -> dict:
+        """Worker threads per host, as the scheduler reports them now."""
+        slots = {}
+        for address, info in self.client.scheduler_info(n_workers=-1)["workers"].items():
+            host = host_of(address)
+            slots[host] = slots.get(host, 0) + int(info["nthreads"])
+        return slots
+
+    def abandon(self, future: Future) -> None:
+        """Cancel a timed-out task and restart the worker still running it.
+
+        A Python thread cannot be interrupted, so without the restart the
+        worker would stay busy with the abandoned task.  Workers without a
+        nanny cannot be restarted and keep running it.
+        """
+        with self._lock:
+            task = self._tasks.get(future)
+        if task is None:
+            return
+        busy = [address for address, keys in self.client.processing().items() if task.key in keys]
+        future.cancel()
+        task.cancel()
+        if busy:
+            self.client.restart_workers(busy, raise_for_error=False)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            pending = list(self._tasks.values())
+        if cancel_futures or not wait:
+            self.client.cancel(pending)
+        elif pending:
+            self.client.gather(pending, errors="skip")
+        for resource in self._owned:
+            resource.close()
+        self._owned.clear()
+
+
+def _transfer(task, future: Future) -> None:
+    """Copy a finished Dask task's outcome onto its concurrent future."""
+    if not future.set_running_or_notify_cancel():
+        return  # cancelled by the caller
+    try:
+        future.set_result(task.result())
+    except BaseException as error:  # the task's own exception, KilledWorker or a cancellation
+        future.set_exception(error)
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers: int | None = None):
+    """A :class:`DaskExecutor` on a new ``LocalCluster`` on loopback.
+
+    One thread per worker process, no dashboard.  A task whose worker dies is
+    not re-run by Dask (``allowed-failures`` 0): the failure reaches the
+    caller at once, so :func:`~latentmine.parallel.label_many` can count the
+    attempt and isolate the sample that caused it.
+    """
+    from .threads import usable_cpus
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(
+            n_workers=n_workers or usable_cpus(), threads_per_worker=1, processes=True,
+            host="127.0.0.1", dashboard_address=None)
+    client = Client(cluster)
+    with DaskExecutor(client, owned=(client, cluster)) as executor:
+        yield executor
+
+
+@contextlib.contextmanager
+def connect(address: str, *, timeout: float = 10.0):
+    """A :class:`DaskExecutor` on the scheduler at ``address``.
+
+    Raises
+    ------
+    ValueError
+        When no scheduler answers at ``address`` within ``timeout`` seconds.
+    """
+    try:
+        client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as error:
+        raise ValueError(f"could not reach the Dask scheduler at {address!r}: {error}") from error
+    with DaskExecutor(client, owned=(client,)) as executor:
+        yield executor

@@ -1,0 +1,100 @@
+"""Labelling on the local process pool: order, exactness, thread caps, bad input, CLI flags."""
+import argparse
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from latentmine.backend import core
+from latentmine.parallel import (LocalProcessPool, add_executor_arguments, executor_from_args,
+                                 label_many, threads_per_task, usable_cpus)
+from latentmine.parallel.labelling import label_chunk
+from parallel_toys import ToyLabeller, toy_masks, toy_stress
+
+
+def openmp_threads_in_worker():
+    return core().openmp_max_threads()
+
+
+def test_local_pool_labels_in_order_and_equals_serial():
+    masks = toy_masks(37)
+    with LocalProcessPool(2) as pool:
+        batch = label_many(masks, ToyLabeller(delay=0.01), executor=pool, chunk_size=4, progress=False)
+    np.testing.assert_array_equal(batch.stress, toy_stress(masks))
+    assert batch.status.tolist() == ["ok"] * 37 and batch.reasons == [""] * 37
+    assert batch.attempts.tolist() == [1] * 37
+    assert len(set(batch.workers)) == 2  # both processes took chunks
+    assert np.all(batch.seconds >= 0)
+
+
+def test_default_executor_and_any_executor_give_the_same_labels():
+    masks = toy_masks(6)
+    default = label_many(masks, ToyLabeller(), progress=False)
+    with ThreadPoolExecutor(3) as threads:
+        threaded = label_many(masks, ToyLabeller(), executor=threads, progress=False)
+    np.testing.assert_array_equal(default.stress, threaded.stress)
+    np.testing.assert_array_equal(default.stress, toy_stress(masks))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_pool_workers_cap_openmp_to_their_share_of_the_cores(workers):
+    with LocalProcessPool(workers) as pool:
+        seen = pool.submit(openmp_threads_in_worker).result()
+    assert seen == max(1, usable_cpus() // workers) == threads_per_task(workers)
+
+
+def test_each_chunk_caps_threads_by_the_tasks_on_its_host():
+    masks = toy_masks(2)
+    cores = usable_cpus()
+    label_chunk(ToyLabeller(), masks, {"local": cores}, 1)
+    assert core().openmp_max_threads() == 1
+    label_chunk(ToyLabeller(), masks, {"local": 1}, 1)
+    assert core().openmp_max_threads() == cores
+
+
+def test_non_convergence_fails_the_sample_without_retrying():
+    masks = toy_masks(5)
+    batch = label_many(masks, UnconvergedOnOdd(), executor=ThreadPoolExecutor(1), chunk_size=5,
+                       progress=False)
+    assert batch.status.tolist() == ["ok", "failed", "ok", "failed", "ok"]
+    assert "no convergence" in batch.reasons[1] and batch.reasons[0] == ""
+    assert batch.attempts.tolist() == [1] * 5
+    assert np.isnan(batch.stress[1]).all() and np.isnan(batch.stress[3]).all()
+    np.testing.assert_array_equal(batch.stress[::2], toy_stress(masks)[::2])
+    assert batch.seconds.tolist() == [0.5, 1.5, 2.5, 3.5, 4.5]  # the labeller's own timings
+
+
+class UnconvergedOnOdd(ToyLabeller):
+    def __call__(self, masks):
+        ids = masks[:, 0, 0].astype(float)
+        self.last_result = argparse.Namespace(converged=ids % 2 == 0, seconds=ids + 0.5)
+        return toy_stress(masks)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(masks=np.zeros((4, 4), np.uint8)), "shape"),
+    (dict(masks=np.full((1, 4, 4), -1)), "uint8"),
+    (dict(masks=np.zeros((1, 4, 4), np.float32)), "uint8"),
+    (dict(retries=-1), "retries"),
+    (dict(timeout=0), "timeout"),
+    (dict(chunk_size=0), "chunk_size"),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    args = dict(masks=toy_masks(2), labeller=ToyLabeller(), progress=False) | kwargs
+    with pytest.raises(ValueError, match=message):
+        label_many(**args)
+
+
+def test_cli_flags():
+    parser = add_executor_arguments(argparse.ArgumentParser())
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--workers", "0"])
+    args = parser.parse_args(["--workers", "3"])
+    with executor_from_args(args) as executor:
+        assert isinstance(executor, LocalProcessPool) and executor.max_workers == 3
+    args = parser.parse_args(["--workers", "2", "--scheduler", "tcp://127.0.0.1:9"])
+    with pytest.raises(ValueError, match="--workers"):
+        with executor_from_args(args):
+            pass
+    assert math.isclose(parser.parse_args([]).workers or 0, 0)
