@@ -1,0 +1,11 @@
+"""In-silico IVUS cohorts: coronary cross-sections with masks and B-mode images.
+
+>>> from latentmine.phantoms import generate
+>>> cohort = generate(8, size=64, seed=1)
+>>> cohort.images.shape, cohort.masks.dtype.name
+((8, 64, 64), 'uint8')
+"""
+from .generate import Cohort, generate
+from .params import DEFAULT_ECHOGENICITY, PhantomParams
+
+__all__ = ["Cohort", "generate", "PhantomParams", "DEFAULT_ECHOGENICITY"]
