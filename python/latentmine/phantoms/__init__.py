@@ -5,7 +5,7 @@
 >>> cohort.images.shape, cohort.masks.dtype.name
 ((8, 64, 64), 'uint8')
 """
-from .generate import Cohort, generate
+from .cohort import Cohort, generate
 from .params import DEFAULT_ECHOGENICITY, PhantomParams
 
 __all__ = ["Cohort", "generate", "PhantomParams", "DEFAULT_ECHOGENICITY"]

@@ -37,8 +37,9 @@ _BLOOD_ATTENUATION_RATIO = 0.3
 _ADVENTITIA_MM = 0.4
 #: Radial extent of the catheter's ring-down ring, mm.
 _RING_DOWN_MM = 0.1
-#: Electronic noise floor, relative to a calcium echo.
-_NOISE_FLOOR = 0.003
+#: Electronic noise floor, relative to a calcium echo (below the displayed
+#: dynamic range, so shadows are black).
+_NOISE_FLOOR = np.float32(1e-3)
 _NEPER_PER_DB = np.log(10) / 20
 
 
@@ -99,9 +100,12 @@ def region_maps(masks, depth_mm, params: PhantomParams):
 
 
 def rayleigh_speckle(rng, shape, axial_samples: int, lateral_samples: int):
-    """Complex Gaussian speckle of unit mean power, correlated over a box of
+    """Envelope of fully developed speckle, of unit mean power.
+
+    A circular complex Gaussian field is averaged over a box of
     ``axial_samples`` x ``lateral_samples`` (axes -2 and -1, the latter
-    periodic). Its modulus is Rayleigh distributed."""
+    periodic) to give the grain its size; its modulus is Rayleigh distributed.
+    """
     parts = rng.standard_normal((2,) + tuple(shape), dtype=np.float32)
     if axial_samples > 1:
         parts = uniform_filter1d(parts, axial_samples, axis=-2, mode="nearest")
@@ -109,7 +113,7 @@ def rayleigh_speckle(rng, shape, axial_samples: int, lateral_samples: int):
         parts = uniform_filter1d(parts, lateral_samples, axis=-1, mode="wrap")
     # A box average of k independent unit variances has variance 1/k.
     scale = np.sqrt(axial_samples * lateral_samples / 2.0, dtype=np.float32)
-    return (parts[0] + 1j * parts[1]) * scale
+    return np.hypot(parts[0], parts[1]) * scale
 
 
 def render(masks, depth_mm, rng: np.random.Generator, params: PhantomParams):
@@ -132,13 +136,12 @@ def render(masks, depth_mm, rng: np.random.Generator, params: PhantomParams):
     echo[:, catheter & (radii > params.catheter_radius_mm - _RING_DOWN_MM)] = 0.8
 
     # Round trip: out to a sample and back, through everything in front of it.
-    path = np.cumsum(alpha, axis=1) * dr - 0.5 * alpha * dr
-    amplitude = echo * np.exp(-2.0 * path)
+    path = np.cumsum(alpha, axis=1) * np.float32(dr) - np.float32(0.5 * dr) * alpha
+    amplitude = echo * np.exp(np.float32(-2.0) * path)
     axial = max(1, round(params.axial_resolution_mm / dr))
     lateral = max(1, round(np.radians(params.lateral_resolution_deg) / (angles[1] - angles[0])))
-    field = amplitude * rayleigh_speckle(rng, echo.shape, axial, lateral)
-    field += _NOISE_FLOOR * rayleigh_speckle(rng, echo.shape, 1, 1)
-    decibels = 20.0 * np.log10(np.abs(field) + 1e-12)
+    envelope = amplitude * rayleigh_speckle(rng, echo.shape, axial, lateral)
+    decibels = 20.0 * np.log10(envelope + _NOISE_FLOOR)
     polar = np.clip(1.0 + decibels / params.dynamic_range_db, 0.0, 1.0).astype(np.float32)
 
     flat = polar.reshape(count, -1)
