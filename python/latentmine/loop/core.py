@@ -15,6 +15,7 @@ from ..models.losses import WeightedMSE
 from ..models.target import StressUNet
 from ..models.training import fit_target
 from ..sampling import Context, Proposals, get_strategy
+from ..units import DEFAULT_PIXEL_SIZE_MM
 from . import acquired
 from .config import LoopConfig
 from .evaluate import evaluate
@@ -244,22 +245,23 @@ class SuggestiveLoop:
         self.store.set_state(r, "labelled")
 
     def _acquire(self, r: int) -> None:
-        if not (self.run_dir / "acquired" / f"r{r:03d}.json").exists():
-            arrays, meta = self.store.load_proposals(r)
-            chunks = [self.store.load_label_chunk(r, c)
-                      for c in range(-(-len(meta["ids"]) // self.config.label_chunk))]
-            labels = np.concatenate([c["labels"] for c in chunks]) if chunks else np.zeros(arrays["images"].shape,
-                                                                                           np.float32)
-            seconds = np.concatenate([c["seconds"] for c in chunks]) if chunks else np.zeros(0, np.float32)
-            versions = [str(c["version"]) for c in chunks for _ in range(len(c["labels"]))]
-            rows = [{"id": key, "parent_id": meta["parent_ids"][j], "round": r, "strategy": meta["strategy"],
-                     "pool_index": int(arrays["pool_index"][j]), "z": _floats(arrays["z"][j]),
-                     "z_new": _floats(arrays["z_new"][j]), "grad_norm": _float(arrays["grad_norm"][j]),
-                     "step_size": _float(arrays["step_size"][j]), "labeller_version": versions[j],
-                     "label_seconds": _float(seconds[j]), "gate": "passed"} for j, key in enumerate(meta["ids"])]
-            acquired.append_round(self.run_dir, r, arrays["images"], arrays["masks"], labels, rows)
+        arrays, meta = self.store.load_proposals(r)
+        chunks = self._label_chunks(r, meta)
+        labels = np.concatenate([c["labels"] for c in chunks]) if chunks else arrays["images"]
+        seconds = np.concatenate([c["seconds"] for c in chunks]) if chunks else []
+        versions = [str(c["version"]) for c in chunks for _ in range(len(c["labels"]))]
+        rows = [{"id": key, "parent_id": meta["parent_ids"][j], "round": r, "strategy": meta["strategy"],
+                 "pool_index": int(arrays["pool_index"][j]), "z": _floats(arrays["z"][j]),
+                 "z_new": _floats(arrays["z_new"][j]), "grad_norm": _float(arrays["grad_norm"][j]),
+                 "step_size": _float(arrays["step_size"][j]), "labeller_version": versions[j],
+                 "label_seconds": _float(seconds[j]), "gate": "passed"} for j, key in enumerate(meta["ids"])]
+        acquired.append_round(self.run_dir, arrays["images"], arrays["masks"], labels, rows,
+                              pixel_size_mm=self.pool.pixel_size_mm or DEFAULT_PIXEL_SIZE_MM)
         self._restore_data()
         self.store.set_state(r, "acquired")
+
+    def _label_chunks(self, r: int, meta: dict) -> list[dict]:
+        return [self.store.load_label_chunk(r, c) for c in range(-(-len(meta["ids"]) // self.config.label_chunk))]
 
     def _train_and_evaluate(self, r: int) -> None:
         checkpoint = self.store.load_checkpoint()
@@ -290,7 +292,7 @@ class SuggestiveLoop:
 
     def _row(self, r, train_loss, scores, train_seconds, eval_seconds) -> dict:
         _, meta = self.store.load_proposals(r)
-        chunks = [self.store.load_label_chunk(r, c) for c in range(-(-len(meta["ids"]) // self.config.label_chunk))]
+        chunks = self._label_chunks(r, meta)
         label_seconds = float(np.nansum([c["seconds"].sum() for c in chunks])) if chunks else 0.0
         return {"round": r, "strategy": meta["strategy"], "n_train": len(self._train), "n_acquired": len(meta["ids"]),
                 "requested": meta["requested"], "rejected": meta["rejected"],
