@@ -30,6 +30,9 @@ from .params import PhantomParams
 N_ANGLES = 720
 _THETA = 2 * np.pi * np.arange(N_ANGLES) / N_ANGLES
 _HARMONICS = np.arange(2, 5)
+#: Calcium never fills more than this share of the plaque's depth: a sheet
+#: spanning the whole wall would carry the entire hoop load on its own.
+CALCIUM_ROOM_SHARE = 0.6
 
 
 @dataclass
@@ -70,7 +73,7 @@ def draw(rng: np.random.Generator, count: int, params: PhantomParams, size: int)
 
     offset_px = _vessel_offset(rng, r_lumen.min(axis=1) - p.catheter_radius_mm - pix, max_offset, pix)
     core, cap_mm, core_arc = _lipid_core(rng, p, r_lumen, r_eem, plaque_angle, ring, back, pix)
-    calcium, calcium_arcs = _calcium_arcs(rng, p, r_lumen, r_eem, ring, back)
+    calcium, calcium_arcs = _calcium_arcs(rng, p, r_lumen, r_eem, plaque_angle, ring, back)
     spots = _calcium_spots(rng, p, r_lumen, r_eem, ring, back)
 
     summary = [{
@@ -150,7 +153,7 @@ def _lipid_core(rng, p, r_lumen, r_eem, plaque_angle, ring, back, pix):
     fraction = rng.uniform(*p.core_fraction, count)
     room = r_eem - back - (r_lumen + cap[:, None])
     thickness = fraction * np.take_along_axis(room, _angle_index(centre)[:, None], axis=1)[:, 0]
-    present &= thickness >= 2 * pix
+    present &= thickness >= max(2 * pix, p.min_core_mm)
     s = _arc_profile(centre, arc)
     bump = np.sqrt(np.clip(1 - s * s, 0, 1))
     inner = r_lumen + cap[:, None] + 0.25 * thickness[:, None] * (1 - bump)
@@ -160,18 +163,25 @@ def _lipid_core(rng, p, r_lumen, r_eem, plaque_angle, ring, back, pix):
     return core, cap, np.where(present, arc, 0.0)
 
 
-def _calcium_arcs(rng, p, r_lumen, r_eem, ring, back):
-    """A superficial arc behind the luminal ring and a deep arc against the media."""
+def _calcium_arcs(rng, p, r_lumen, r_eem, plaque_angle, ring, back):
+    """A superficial arc behind the luminal ring and a deep arc against the
+    media, both in the plaque (scattered about its thickest part), drawn only
+    where the plaque is deep enough, and at most :data:`CALCIUM_ROOM_SHARE`
+    of its depth."""
     count = len(r_lumen)
     present = rng.uniform(0, 1, (count, 2)) < [p.superficial_calcium_probability, p.deep_calcium_probability]
     arc = np.radians(rng.uniform(*p.calcium_arc_deg, (count, 2)))
     thickness = rng.uniform(*p.calcium_thickness_mm, (count, 2))
-    centre = rng.uniform(0, 2 * np.pi, (count, 2))
+    centre = plaque_angle[:, None] + rng.normal(0, np.radians(p.calcium_angle_spread_deg), (count, 2))
     first, last = r_lumen + ring, r_eem - back
+    room = CALCIUM_ROOM_SHARE * np.maximum(last - first, 0)
+    # Arcs calcify plaque: only where the plaque at the arc centre holds them
+    # (calcium grows with plaque burden; Mintz 1995).
+    present &= np.take_along_axis(room, _angle_index(centre), axis=1) >= thickness
     bands = []
     for kind in range(2):
         s = _arc_profile(centre[:, kind], arc[:, kind])
-        depth = thickness[:, kind, None] * np.clip(1 - s * s, 0, 1) ** 0.25  # blunt ends
+        depth = np.minimum(thickness[:, kind, None] * np.clip(1 - s * s, 0, 1) ** 0.25, room)  # blunt ends
         inner, outer = (first, np.minimum(first + depth, last)) if kind == 0 else \
             (np.maximum(last - depth, first), last)
         keep = present[:, kind, None] & (np.abs(s) < 1)

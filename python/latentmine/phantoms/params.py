@@ -70,8 +70,9 @@ class PhantomParams:
     fourier_amplitude: float = 0.04
     #: Share of the plaque gathered on one side (0 concentric, 1 crescent).
     eccentricity: tuple = (0.0, 1.0)
-    #: Thinnest wall (intima plus media, about 0.2-0.3 mm).
-    min_wall_mm: float = 0.3
+    #: Thinnest wall: intima plus media (0.2-0.3 mm) and a little more
+    #: for the load the adventitia outside the EEM takes, which the masks omit.
+    min_wall_mm: float = 0.4
     #: Thinnest wall in pixels, whatever the resolution.
     min_wall_px: int = 3
     #: Fibrous pixels kept between the lumen (or the EEM) and any lipid or
@@ -87,12 +88,18 @@ class PhantomParams:
     core_arc_deg: tuple = (40.0, 160.0)
     #: Core thickness as a share of the plaque left under the cap.
     core_fraction: tuple = (0.4, 0.9)
+    #: Thinner cores are not drawn (necrotic cores of ruptured and
+    #: vulnerable plaques are some 0.2-1 mm deep; Virmani 2000).
+    min_core_mm: float = 0.2
     #: Probabilities of a superficial and of a deep calcium arc (Mintz 1995).
-    superficial_calcium_probability: float = 0.3
-    deep_calcium_probability: float = 0.25
+    superficial_calcium_probability: float = 0.5
+    deep_calcium_probability: float = 0.4
     #: Calcium arc extent (Mintz 1995) and thickness (Fujino 2018).
     calcium_arc_deg: tuple = (20.0, 180.0)
     calcium_thickness_mm: tuple = (0.15, 0.6)
+    #: Calcium lies in the plaque: arc centres scatter by this much (standard
+    #: deviation) about the plaque's thickest part.
+    calcium_angle_spread_deg: float = 45.0
     #: Probability of spotty calcium, up to ``max_spots`` spots (Ehara 2004).
     spot_probability: float = 0.3
     max_spots: int = 3
@@ -126,7 +133,7 @@ class PhantomParams:
             value = getattr(self, f.name)
             if isinstance(f.default, tuple):
                 _check_range(f.name, value)
-        for name in ("fov_mm", "min_wall_mm", "media_mm", "catheter_radius_mm", "frequency_mhz",
+        for name in ("fov_mm", "min_wall_mm", "media_mm", "min_core_mm", "catheter_radius_mm", "frequency_mhz",
                      "axial_resolution_mm", "lateral_resolution_deg", "dynamic_range_db",
                      "guidewire_diameter_mm"):
             _check_positive(name, getattr(self, name))
