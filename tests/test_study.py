@@ -10,7 +10,7 @@ import pytest
 
 from latentmine.storage import atomic_write_json
 from latentmine.study import StudyConfig, preset, run_study_outputs
-from latentmine.study.runner import cell_path, read_result, repeat_marker
+from latentmine.study.runner import cell_path, read_result, cohort_marker
 from latentmine.study.stats import area_under_curve, labels_to_reach, mean_std, paired_wilcoxon
 
 # --- statistics against hand-computed values -------------------------------------------------
@@ -34,9 +34,10 @@ def test_labels_to_reach_interpolates_between_sizes():
     assert labels_to_reach(sizes, [0.2, 0.4, 0.6, 0.8], 0.5, lower_is_better=False) == pytest.approx(75.0)
 
 
-def test_labels_to_reach_takes_the_first_crossing_of_a_bumpy_curve():
-    # reaches 10 between 50 and 100 (at 75), rises again, reaches it later: the first counts
-    assert labels_to_reach([50, 100, 200, 400], [12.0, 8.0, 11.0, 9.0], 10.0) == pytest.approx(75.0)
+def test_labels_to_reach_counts_from_where_a_bumpy_curve_stays_below():
+    # dips below 10 at 100 labels, rises above it at 200, stays below from 300 (11 -> 9 halfway)
+    assert labels_to_reach([50, 100, 200, 400], [12.0, 8.0, 11.0, 9.0], 10.0) == pytest.approx(300.0)
+    assert labels_to_reach([50, 100, 200, 400], [12.0, 8.0, 11.0, 12.0], 10.0) is None
 
 
 def test_area_under_curve_by_trapezoid():
@@ -84,6 +85,7 @@ def test_presets_are_valid_and_ordered_by_scale():
 @pytest.mark.parametrize("changes, message", [
     ({"sizes": (50, 25)}, "increasing"),
     ({"sizes": (25, 5000)}, "pool_size"),
+    ({"sizes": (25, 60)}, "per_round"),
     ({"strategies": ("gradient",)}, "baseline"),
     ({"strategies": ("random", "magic")}, "unknown strategies"),
     ({"repeats": 0}, "repeats"),
@@ -97,7 +99,7 @@ def test_text_overrides_parse_by_field_type():
     config = preset("smoke").with_overrides({"repeats": "3", "learning_rate": "0.01", "sizes": "8,16",
                                              "strategies": "random,gradient-nn", "loop.step_size": "0.5"})
     assert (config.repeats, config.learning_rate, config.sizes) == (3, 0.01, (8, 16))
-    assert config.strategies == ("random", "gradient-nn") and config.loop == {"step_size": 0.5}
+    assert config.strategies == ("random", "gradient-nn") and config.loop["step_size"] == 0.5
     with pytest.raises(ValueError, match="unknown study setting"):
         config.with_overrides({"colour": "red"})
 
@@ -110,14 +112,14 @@ def test_digest_ignores_which_cells_run_but_not_the_experiment():
 
 # --- the runner with made-up cells ----------------------------------------------------------------
 
-FAKE = StudyConfig(name="fake", pool_size=100, sizes=(10, 20, 40, 80), repeats=5,
+FAKE = StudyConfig(name="fake", pool_size=100, sizes=(10, 20, 40, 80), per_round=10, repeats=5,
                    strategies=("random", "gradient", "uncertainty"))
 FACTOR = {"random": 1.0, "gradient": 0.5, "uncertainty": 1.5}
 
 
 def fake_prepare(config, repeat, out):
     _log(out, f"prepare {repeat}")
-    atomic_write_json(repeat_marker(out, repeat), {"config_digest": config.digest()})
+    atomic_write_json(cohort_marker(out, repeat), {"config_digest": config.digest()})
 
 
 def fake_cell(config, strategy, repeat, out, factor=None):
@@ -227,3 +229,34 @@ def test_cells_run_on_a_process_pool(tmp_path):
     assert sorted(e for e in _executions(tmp_path) if e.startswith("cell")) == sorted(
         f"cell {s} {r}" for s in config.strategies for r in range(2))
     assert summary["curves"]["gradient"]["mse_kpa2"]["n"] == 2
+
+
+# --- metrics ------------------------------------------------------------------------------------------
+
+
+def test_stress_metrics_by_hand():
+    from latentmine.study.metrics import stress_metrics
+
+    masks = np.zeros((1, 5, 5), np.uint8)
+    masks[0, 1:4, 1:4] = 2          # a ring of 8 fibrous pixels ...
+    masks[0, 2, 2] = 1              # ... around one lumen pixel
+    labels = np.where(masks == 2, 100.0, 0.0)
+    labels[0, 1, 1] = 200.0         # the sample's peak
+    pred = labels.copy()
+    pred[0, 1, 2] += 15.0           # within 10% of the peak (20 kPa)
+    pred[0, 1, 1] += 30.0           # beyond it; also the predicted peak-stress error
+    pred[0, 0, 0] = 5.0             # off the material: counts in MSE, not in accuracy
+    got = stress_metrics(pred, labels, masks)
+    assert got["mse_kpa2"] == pytest.approx((15 ** 2 + 30 ** 2 + 5 ** 2) / 25)
+    assert got["mae_kpa"] == pytest.approx((15 + 30 + 5) / 25)
+    assert got["rel_l2"] == pytest.approx(math.sqrt(15 ** 2 + 30 ** 2 + 5 ** 2) / math.sqrt(7 * 100 ** 2 + 200 ** 2))
+    assert got["accuracy"] == pytest.approx(7 / 8)
+    assert got["pss_abs_err_kpa"] == pytest.approx(30.0)
+    with pytest.raises(ValueError, match="one shape"):
+        stress_metrics(pred[:, :4], labels, masks)
+
+
+def test_a_shared_cohort_is_prepared_once(tmp_path):
+    run_study_outputs(FAKE.with_overrides({"shared_cohort": "true"}), tmp_path, cell_fn=fake_cell,
+                      prepare_fn=fake_prepare, progress=False)
+    assert [e for e in _executions(tmp_path) if e.startswith("prepare")] == ["prepare 0"]

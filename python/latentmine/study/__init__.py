@@ -49,7 +49,7 @@ def run_study_outputs(config: StudyConfig, out, *, executor=None, progress: bool
     if cell_fn is None or prepare_fn is None:
         from . import cells
         cell_fn = cell_fn or cells.run_cell
-        prepare_fn = prepare_fn or cells.prepare_repeat
+        prepare_fn = prepare_fn or cells.prepare_cohort
     results = run_study(config, out, cell_fn=cell_fn, prepare_fn=prepare_fn, executor=executor,
                         progress=progress)
     return write_outputs(config, out, results, command=command)

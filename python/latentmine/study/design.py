@@ -66,12 +66,16 @@ class StudyConfig:
     sizes: tuple = (25, 50, 100, 200, 400)
     strategies: tuple = (BASELINE, METHOD)
     repeats: int = 5
+    shared_cohort: bool = False
     seed: int = 0
+    per_round: int = 25
+    acquisition_epochs: int = 2
     f_iterations: int = 300
     batch_size: int = 16
     learning_rate: float = 2e-3
     f_width: int = 16
     vae_epochs: int = 30
+    vae_width: int = 16
     latent_dim: int = 32
     threads: int = 1
     loop: Mapping = field(default_factory=dict)
@@ -91,6 +95,10 @@ class StudyConfig:
         if self.sizes[-1] > self.pool_size:
             raise ValueError(f"the largest size {self.sizes[-1]} exceeds pool_size {self.pool_size}: "
                              "the random baseline draws real samples from the pool")
+        off_grid = [s for s in self.sizes if (s - self.sizes[0]) % max(int(self.per_round), 1)]
+        if off_grid:
+            raise ValueError(f"sizes {off_grid} are not reached by rounds of per_round={self.per_round} "
+                             f"after the first {self.sizes[0]} samples")
         unknown = [s for s in self.strategies if s not in ALL_STRATEGIES]
         if unknown or not self.strategies:
             raise ValueError(f"unknown strategies {unknown}; choose from {', '.join(ALL_STRATEGIES)}")
@@ -98,16 +106,31 @@ class StudyConfig:
             raise ValueError(f"strategies must include the {BASELINE!r} baseline, got {self.strategies}")
         if len(set(self.strategies)) != len(self.strategies):
             raise ValueError(f"strategies repeat a name: {self.strategies}")
-        for name in ("image_size", "pool_size", "validation_size", "test_size", "repeats",
-                     "f_iterations", "batch_size", "f_width", "vae_epochs", "latent_dim", "threads"):
+        for name in ("image_size", "pool_size", "validation_size", "test_size", "repeats", "per_round",
+                     "f_iterations", "batch_size", "f_width", "vae_epochs", "vae_width", "latent_dim",
+                     "threads"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if int(self.acquisition_epochs) < 0:
+            raise ValueError(f"acquisition_epochs must be >= 0, got {self.acquisition_epochs}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
 
     def repeat_seed(self, repeat: int) -> int:
-        """The seed shared by every strategy in repeat ``repeat`` (cohort, VAE, F init)."""
+        """The seed shared by every strategy in repeat ``repeat`` (acquisition draws, F init)."""
         return self.seed * 1000 + repeat
+
+    def cohort_of(self, repeat: int) -> int:
+        """Which prepared cohort (splits and VAE) repeat ``repeat`` uses.
+
+        Each repeat has its own unless ``shared_cohort``, which trains one VAE
+        for the whole study (cheaper; repeats then differ only in the
+        acquisition's and F's random draws, not in the data or the VAE).
+        """
+        return 0 if self.shared_cohort else repeat
+
+    def cohorts(self) -> list:
+        return sorted({self.cohort_of(r) for r in range(self.repeats)})
 
     def cells(self) -> list:
         """The (strategy, repeat) pairs of this study, baseline first."""
@@ -143,7 +166,7 @@ class StudyConfig:
                 parts = [p for p in text.split(",") if p]
                 changes[key] = tuple(int(p) for p in parts) if key == "sizes" else tuple(parts)
             elif key in types and key not in ("loop", "name"):
-                kind = {"int": int, "float": float}.get(types[key], str)
+                kind = {"int": int, "float": float, "bool": _parse_bool}.get(types[key], str)
                 try:
                     changes[key] = kind(text)
                 except ValueError:
@@ -152,6 +175,13 @@ class StudyConfig:
                 raise ValueError(f"unknown study setting {key!r}; known: "
                                  f"{', '.join(sorted(types))} or loop.NAME")
         return replace(self, loop=loop, **changes)
+
+
+def _parse_bool(text: str) -> bool:
+    value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text.lower())
+    if value is None:
+        raise ValueError(f"not a boolean: {text!r}")
+    return value
 
 
 def _parse_scalar(text: str):
@@ -166,9 +196,10 @@ def _parse_scalar(text: str):
 PRESETS = {
     # Tests run this one end to end: seconds, not minutes.
     "smoke": StudyConfig(
-        name="smoke", image_size=32, pool_size=40, validation_size=8, test_size=12,
-        sizes=(8, 16, 24), repeats=2, f_iterations=20, batch_size=8, f_width=8,
-        vae_epochs=3, latent_dim=8),
+        name="smoke", image_size=64, pool_size=100, validation_size=8, test_size=12,
+        sizes=(8, 16, 24), per_round=8, acquisition_epochs=1, repeats=2, shared_cohort=True,
+        f_iterations=10, batch_size=8, f_width=4, vae_epochs=40, vae_width=8, latent_dim=16,
+        loop={"initial_strategy": "random"}),
     # The committed real run: fits ~25 min on a shared 2-core CPU.
     "default": StudyConfig(name="default"),
     # The paper-scale cohort, meant for a GPU.

@@ -3,8 +3,10 @@
 Work comes in two phases, each a set of pure, picklable tasks that write their
 own result file atomically:
 
-1. ``prepare(config, repeat, out)``: the per-repeat shared state (cohort,
-   labelled test set, VAE) in ``out/repeats/r<i>/``;
+1. ``prepare(config, cohort, out)``: the state that every strategy of a
+   repeat shares (cohort splits, labelled test set, VAE) in
+   ``out/cohorts/c<i>/`` (one per repeat, or one for all with
+   ``shared_cohort``);
 2. ``cell(config, strategy, repeat, out)``: one acquisition run with its
    learning curve in ``out/cells/<strategy>-r<i>.json``.
 
@@ -42,12 +44,12 @@ def cell_path(out, strategy: str, repeat: int) -> Path:
     return Path(out) / "cells" / f"{strategy}-r{repeat}.json"
 
 
-def repeat_dir(out, repeat: int) -> Path:
-    return Path(out) / "repeats" / f"r{repeat}"
+def cohort_dir(out, cohort: int) -> Path:
+    return Path(out) / "cohorts" / f"c{cohort}"
 
 
-def repeat_marker(out, repeat: int) -> Path:
-    return repeat_dir(out, repeat) / "ready.json"
+def cohort_marker(out, cohort: int) -> Path:
+    return cohort_dir(out, cohort) / "ready.json"
 
 
 def read_result(path, digest: str):
@@ -84,8 +86,8 @@ def run_study(config: StudyConfig, out, *, cell_fn, prepare_fn, executor: Execut
     ----------
     cell_fn, prepare_fn
         Module-level callables ``cell_fn(config, strategy, repeat, out)`` and
-        ``prepare_fn(config, repeat, out)`` that write the result files named by
-        :func:`cell_path` and :func:`repeat_marker` (with ``config_digest``).
+        ``prepare_fn(config, cohort, out)`` that write the result files named by
+        :func:`cell_path` and :func:`cohort_marker` (with ``config_digest``).
     executor
         Where tasks run; :class:`SerialExecutor` when ``None``.
     """
@@ -93,10 +95,9 @@ def run_study(config: StudyConfig, out, *, cell_fn, prepare_fn, executor: Execut
     claim_folder(config, out)
     executor = executor or SerialExecutor()
     digest = config.digest()
-    repeats = sorted({repeat for _, repeat in config.cells()})
-    _run_tasks(executor, prepare_fn, [(config, r, str(out)) for r in repeats
-                                      if read_result(repeat_marker(out, r), digest) is None],
-               "preparing repeats", progress)
+    _run_tasks(executor, prepare_fn, [(config, c, str(out)) for c in config.cohorts()
+                                      if read_result(cohort_marker(out, c), digest) is None],
+               "preparing cohorts", progress)
     _run_tasks(executor, cell_fn, [(config, s, r, str(out)) for s, r in config.cells()
                                    if read_result(cell_path(out, s, r), digest) is None],
                "study cells", progress)

@@ -22,23 +22,25 @@ def mean_std(values) -> tuple:
 
 
 def labels_to_reach(sizes, curve, target: float, *, lower_is_better: bool = True):
-    """The training-set size at which ``curve`` first reaches ``target``.
+    """The training-set size from which ``curve`` reaches ``target`` and stays there.
 
     Between two schedule sizes the curve is taken as linear in the size, so the
     crossing is interpolated: with MSE 10 at 100 labels and 6 at 200, the
-    target 8 is reached at 150 labels. Returns ``None`` when the curve never
-    reaches the target within the schedule.
+    target 8 is reached at 150 labels. A curve that dips below the target and
+    rises above it again counts from its last crossing, so that noise at a
+    small size cannot claim the target. Returns ``None`` when the curve ends
+    short of the target.
     """
     sizes = np.asarray(sizes, dtype=float)
     curve = np.asarray(curve, dtype=float)
     sign = 1.0 if lower_is_better else -1.0
-    gap = sign * (curve - target)  # <= 0 once the target is reached
-    reached = np.flatnonzero(gap <= 0)
-    if reached.size == 0:
-        return None
-    k = int(reached[0])
-    if k == 0:
+    gap = sign * (curve - target)  # <= 0 where the target is reached
+    short = np.flatnonzero(~(gap <= 0))  # NaN counts as not reached
+    if short.size == 0:
         return float(sizes[0])
+    k = int(short[-1]) + 1
+    if k == len(sizes):
+        return None
     fraction = gap[k - 1] / (gap[k - 1] - gap[k])
     return float(sizes[k - 1] + fraction * (sizes[k] - sizes[k - 1]))
 

@@ -1,0 +1,73 @@
+"""``latentmine study``: label efficiency of the sampling strategies against random selection."""
+from __future__ import annotations
+
+import shlex
+
+from ..parallel.executors import add_executor_arguments, executor_from_args
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "study", help="compare sampling strategies on an increasing number of labels",
+        description="Run (or resume) a label-efficiency study and write results.csv, summary.json, "
+                    "learning_curves.png and report.md into --out. Finished cells found in --out "
+                    "are not recomputed.")
+    parser.add_argument("--preset", default="default", help="smoke, default or paper (default: default)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="study folder (created or resumed)")
+    parser.add_argument("--strategies", metavar="A,B,...",
+                        help="strategies to compare, random first (default: random,gradient); "
+                             "also latent-random, gradient-nn, uncertainty")
+    parser.add_argument("--repeats", type=int, metavar="N", help="paired repeats (default: the preset's)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override a study setting (e.g. f_iterations=200, sizes=25,50,100) or a "
+                             "loop setting (loop.step_size=0.5); repeatable")
+    parser.add_argument("--serial", action="store_true",
+                        help="run cells one after another in this process instead of on workers")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def study_config(args):
+    """The study configuration the arguments ask for."""
+    from ..study import preset
+
+    overrides = {}
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    if args.strategies:
+        overrides["strategies"] = args.strategies
+    if args.repeats is not None:
+        overrides["repeats"] = str(args.repeats)
+    return preset(args.preset).with_overrides(overrides)
+
+
+def command_line(args) -> str:
+    """The command that reproduces this run, as recorded in the report."""
+    words = ["latentmine", "study", "--preset", args.preset, "--out", args.out]
+    if args.strategies:
+        words += ["--strategies", args.strategies]
+    if args.repeats is not None:
+        words += ["--repeats", str(args.repeats)]
+    for item in args.overrides:
+        words += ["--set", item]
+    return shlex.join(words)
+
+
+def run(args) -> int:
+    from ..study import SerialExecutor, run_study_outputs
+
+    config = study_config(args)
+    options = dict(progress=not args.no_progress, command=command_line(args))
+    if args.serial:
+        summary = run_study_outputs(config, args.out, executor=SerialExecutor(), **options)
+    else:
+        with executor_from_args(args) as executor:
+            summary = run_study_outputs(config, args.out, executor=executor, **options)
+    goal = summary.get("goal")
+    verdict = "" if goal is None else f" goal {'met' if goal['met'] else 'NOT met'};"
+    print(f"study {config.name}:{verdict} report in {args.out}/report.md")
+    return 0

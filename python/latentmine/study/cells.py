@@ -1,0 +1,215 @@
+"""The study's two kinds of task: prepare a repeat, and run one (strategy, repeat) cell.
+
+Both are pure functions of their arguments that write their results
+atomically into the study folder, so that any executor (a process pool, Dask
+workers) can run them, and a finished one is never run again.
+
+Per repeat (:func:`prepare_cohort`; once per study with ``shared_cohort``): an in-silico IVUS cohort
+(:func:`latentmine.phantoms.generate`) split into an unlabelled pool, a
+labelled validation split (for tuning) and a labelled test split (for the
+report only), and a VAE trained on the pool. Every strategy of the repeat
+uses these.
+
+Per cell (:func:`run_cell`): a :class:`latentmine.loop.SuggestiveLoop` with the
+cell's strategy acquires ``max(sizes)`` labelled samples in rounds of
+``per_round`` (its own F, trained ``acquisition_epochs`` per round with warm
+start, guides the gradient and uncertainty strategies and is judged on the
+validation split). Then, for every size of the schedule, a fresh F is trained
+from scratch on the first ``size`` acquired samples for the same number of
+iterations, from the same initial weights for every strategy, and scored on
+the test and validation splits (:mod:`latentmine.study.metrics`).
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from time import perf_counter
+
+import numpy as np
+
+from ..parallel.threads import cap_threads
+from ..storage import atomic_write_bytes, atomic_write_json
+from .design import StudyConfig
+from .metrics import stress_metrics
+from .runner import cell_path, read_result, cohort_dir, cohort_marker
+
+COHORT_FILE = "cohort.npz"
+SPLITS = ("pool", "validation", "test")
+# Strategies whose proposals do not depend on F: their loop trains no F.
+_F_FREE = ("random", "latent-random")
+
+
+def prepare_cohort(config: StudyConfig, cohort: int, out) -> None:
+    """Cohort ``cohort``: pool, labelled validation and test splits, and the VAE.
+
+    Cohort ``i`` belongs to repeat ``i``; with ``config.shared_cohort`` only
+    cohort 0 exists and every repeat uses it.
+    """
+    from ..fea import Labeller
+    from ..models import train_vae
+    from ..phantoms import generate
+
+    cap_threads(config.threads)
+    seed, folder = config.repeat_seed(cohort), cohort_dir(out, cohort)
+    began = perf_counter()
+    phantoms = generate(config.pool_size + config.validation_size + config.test_size,
+                        size=config.image_size, seed=seed)
+    order = np.random.default_rng(seed).permutation(len(phantoms.ids))
+    cuts = np.cumsum([config.pool_size, config.validation_size])
+    parts = dict(zip(SPLITS, np.split(order, cuts)))
+    labeller = Labeller(phantoms.pixel_size_mm)
+    arrays, label_seconds = {"pixel_size_mm": np.float64(phantoms.pixel_size_mm)}, 0.0
+    for split, index in parts.items():
+        arrays[f"{split}_images"] = phantoms.images[index]
+        arrays[f"{split}_masks"] = phantoms.masks[index]
+        arrays[f"{split}_ids"] = np.asarray(phantoms.ids)[index]
+        if split != "pool":
+            start = perf_counter()
+            arrays[f"{split}_labels"] = np.asarray(labeller(phantoms.masks[index]), np.float32)
+            label_seconds += perf_counter() - start
+    start = perf_counter()
+    vae = train_vae(arrays["pool_images"], arrays["pool_masks"], latent_dim=config.latent_dim,
+                    width=config.vae_width, epochs=config.vae_epochs, seed=seed,
+                    out_dir=folder / "vae", progress=False)
+    vae_seconds = perf_counter() - start
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(folder / COHORT_FILE, buffer.getvalue())
+    diagnostics = vae_diagnostics(vae, arrays["validation_images"], arrays["validation_masks"],
+                                  seed=seed, min_wall_px=int(config.loop.get("min_wall_px", 2)))
+    atomic_write_json(cohort_marker(out, cohort), {
+        "config_digest": config.digest(), "cohort": cohort, "seed": seed, "diagnostics": diagnostics,
+        "seconds": {"test_and_validation_labels": label_seconds, "vae": vae_seconds,
+                    "total": perf_counter() - began}})
+
+
+def vae_diagnostics(vae, images, masks, *, seed: int, min_wall_px: int, n_prior: int = 64) -> dict:
+    """VAE quality on held-out pairs: reconstruction errors, and the validity gate's rejection
+    rate of their reconstructions and of ``n_prior`` samples ``G(z), z ~ N(0, I)``."""
+    import torch
+
+    from ..loop import gate
+    from ..models import decode_pairs
+
+    with torch.no_grad():
+        mu, _ = vae.encode(torch.from_numpy(np.asarray(images, np.float32)),
+                           torch.from_numpy(np.asarray(masks, np.int64)))
+    rec_images, rec_masks = decode_pairs(vae, mu)
+    prior = torch.randn(n_prior, vae.latent_dim, generator=torch.Generator().manual_seed(seed))
+    _, prior_masks = decode_pairs(vae, prior)
+    prior_passed, _ = gate(prior_masks.numpy(), min_wall_px)
+    rec_passed, _ = gate(rec_masks.numpy(), min_wall_px)
+    return {"vae_image_mse": float(np.mean((rec_images.numpy() - images) ** 2)),
+            "vae_mask_error": float(np.mean(rec_masks.numpy() != masks)),
+            "vae_reconstruction_rejection": float(1.0 - np.mean(rec_passed)),
+            "vae_prior_rejection": float(1.0 - np.mean(prior_passed))}
+
+
+def load_cohort(out, cohort: int) -> dict:
+    with np.load(cohort_dir(out, cohort) / COHORT_FILE, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def loop_config(config: StudyConfig, strategy: str, repeat: int):
+    """The :class:`~latentmine.loop.LoopConfig` of one cell; ``config.loop`` overrides the rest."""
+    from ..loop import LoopConfig
+
+    settings = dict(
+        strategy=strategy, initial=config.sizes[0], per_round=config.per_round,
+        rounds=(config.sizes[-1] - config.sizes[0]) // config.per_round,
+        epochs=0 if strategy in _F_FREE else config.acquisition_epochs,
+        batch_size=config.batch_size, lr=config.learning_rate, width=config.f_width,
+        seed=config.repeat_seed(repeat))
+    return LoopConfig.from_dict({**settings, **config.loop})
+
+
+def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
+    """Acquire with ``strategy`` in repeat ``repeat``, then score F at every size of the schedule."""
+    from ..fea import Labeller
+    from ..loop import Samples, SuggestiveLoop
+    from ..models import load_vae
+    from ..models.training import VAE_CHECKPOINT
+
+    cap_threads(config.threads)
+    cohort = config.cohort_of(repeat)
+    prepared = read_result(cohort_marker(out, cohort), config.digest())
+    if prepared is None:
+        raise RuntimeError(f"cohort {cohort} of {out} is not prepared (run prepare_cohort first)")
+    data = load_cohort(out, cohort)
+    splits = {name: Samples(data[f"{name}_images"], data[f"{name}_masks"],
+                            [str(i) for i in data[f"{name}_ids"]], data.get(f"{name}_labels"))
+              for name in SPLITS}
+    settings = loop_config(config, strategy, repeat)
+    run_dir = cell_path(out, strategy, repeat).with_suffix("")
+    began = perf_counter()
+    loop = SuggestiveLoop(load_vae(cohort_dir(out, cohort) / "vae" / VAE_CHECKPOINT),
+                          Labeller(float(data["pixel_size_mm"])), pool=splits["pool"],
+                          test=splits["validation"], config=settings, run_dir=run_dir, plots=False)
+    rows = loop.run(progress=False)
+    acquisition_seconds = perf_counter() - began
+    train, provenance = loop.train_set, loop.provenance
+    if len(train) < config.sizes[-1]:
+        raise RuntimeError(f"{strategy} repeat {repeat} acquired only {len(train)} valid samples of "
+                           f"{config.sizes[-1]} (gate rejections: see {run_dir}/metrics.csv)")
+    round_seconds = [sum(row[k] for k in ("t_propose", "t_gate", "t_label", "t_train", "t_eval"))
+                     for row in rows]
+    points, training_seconds = [], 0.0
+    for size in config.sizes:
+        start = perf_counter()
+        model, iterations = train_fresh_target(config, repeat, size, train, settings)
+        training_seconds += perf_counter() - start
+        scores = score(model, splits["test"], settings.label_scale)
+        scores.update({f"val_{k}": v for k, v in score(model, splits["validation"],
+                                                       settings.label_scale).items()})
+        done = next(i for i, row in enumerate(rows) if row["n_train"] >= size)
+        points.append({"size": size, "iterations": iterations, **scores,
+                       "label_seconds": float(sum(p["label_seconds"] or 0.0 for p in provenance[:size])),
+                       "wall_seconds": float(sum(round_seconds[:done + 1]))})
+    atomic_write_json(cell_path(out, strategy, repeat), {
+        "config_digest": config.digest(), "strategy": strategy, "repeat": repeat,
+        "loop_config": settings.to_dict(), "points": points,
+        "rounds": [{"labelled": row["n_train"],
+                    "seconds": {"propose": row["t_propose"] + row["t_gate"], "label": row["t_label"],
+                                "train_f": row["t_train"], "validate": row["t_eval"]}} for row in rows],
+        "seconds": {"acquisition": acquisition_seconds, "evaluation_training": training_seconds},
+        "diagnostics": {**prepared["diagnostics"],
+                        **acquisition_diagnostics(rows, provenance)}})
+
+
+def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, settings):
+    """F trained from scratch on the first ``size`` samples; identical start for every strategy.
+
+    The number of epochs is chosen so that every size gets about
+    ``config.f_iterations`` optimiser steps (exactly the same number for every
+    strategy at one size). Returns the model and its number of iterations.
+    """
+    import torch
+
+    from ..loop import default_target
+    from ..models import fit_target
+
+    seed = int(np.random.SeedSequence([config.repeat_seed(repeat), size]).generate_state(1)[0])
+    torch.manual_seed(seed)
+    model = default_target(settings)
+    batches = math.ceil(size / config.batch_size)
+    epochs = max(1, round(config.f_iterations / batches))
+    fit_target(model, train.images[:size], train.masks[:size], train.labels[:size], epochs=epochs,
+               batch_size=config.batch_size, lr=config.learning_rate, seed=seed,
+               label_scale=settings.label_scale)
+    return model, epochs * batches
+
+
+def score(model, split, label_scale: float) -> dict:
+    from ..models import predict
+
+    return stress_metrics(predict(model, split.images, split.masks, label_scale=label_scale),
+                          split.labels, split.masks)
+
+
+def acquisition_diagnostics(rows: list, provenance: list) -> dict:
+    """Gate rejection rate of the acquisition rounds and the share of synthetic samples."""
+    later = [row for row in rows if row["round"] > 0]
+    proposed = sum(row["rejected"] + row["n_acquired"] for row in later)
+    return {"gate_rejection": sum(row["rejected"] for row in later) / proposed if proposed else 0.0,
+            "synthetic_share": float(np.mean([p["pool_index"] < 0 for p in provenance]))}
