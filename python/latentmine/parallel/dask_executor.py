@@ -9,6 +9,7 @@ stuck on a timed-out task.  Importing this module imports ``distributed``.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from concurrent.futures import Executor, Future
 
@@ -62,21 +63,23 @@ class DaskExecutor(Executor):
         return slots
 
     def abandon(self, future: Future) -> None:
-        """Cancel a timed-out task and restart the worker still running it.
+        """Cancel a timed-out task and end the worker process still running it.
 
-        A Python thread cannot be interrupted, so without the restart the
-        worker would stay busy with the abandoned task.  Workers without a
-        nanny cannot be restarted and keep running it.
+        A Python thread cannot be interrupted, so the worker would otherwise
+        stay busy with the abandoned task.  Only workers under a nanny are
+        ended (the nanny starts a fresh one at once); others keep running it.
         """
         with self._lock:
             task = self._tasks.get(future)
         if task is None:
             return
-        busy = [address for address, keys in self.client.processing().items() if task.key in keys]
+        workers = self.client.scheduler_info(n_workers=-1)["workers"]
+        busy = [address for address, keys in self.client.processing().items()
+                if task.key in keys and workers.get(address, {}).get("nanny")]
         future.cancel()
         task.cancel()
         if busy:
-            self.client.restart_workers(busy, raise_for_error=False)
+            self.client.run(_end_worker_process, workers=busy, wait=False)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
@@ -88,6 +91,11 @@ class DaskExecutor(Executor):
         for resource in self._owned:
             resource.close()
         self._owned.clear()
+
+
+async def _end_worker_process():
+    """Run by the worker's event loop (not the stuck thread); its nanny starts a new one."""
+    os._exit(1)
 
 
 def _transfer(task, future: Future) -> None:
