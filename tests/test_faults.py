@@ -134,6 +134,16 @@ def test_a_pickled_array_in_a_dataset_is_refused(tmp_path):
 # --- labelling journal and killed runs -----------------------------------------------------
 
 
+def kill_when(command, env, durable, timeout=60):
+    """Start ``command``; SIGKILL it and its workers once ``durable()`` is true."""
+    run = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not durable() and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)  # the whole process group, as a power cut would
+    run.wait()
+
+
 def label_counts(log_dir, n):
     return [len((log_dir / str(i)).read_text().splitlines()) if (log_dir / str(i)).exists() else 0
             for i in range(n)]
@@ -180,12 +190,7 @@ def test_a_killed_labelling_run_resumes_without_relabelling_durable_samples(tmp_
     log.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([PACKAGE_PARENT, str(ROOT / "tests")]))
     command = [sys.executable, str(driver), str(journal), str(log), str(out)]
-    run = subprocess.Popen(command, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not list(journal.glob("part-*.ckpt")) and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.02)
-    os.killpg(run.pid, signal.SIGKILL)  # the driver and its pool, as a power cut would
-    run.wait()
+    kill_when(command, env, lambda: list(journal.glob("part-*.ckpt")))
     durable = sorted(journal.glob("part-*.ckpt"))
     assert durable and not out.exists(), "the run was not killed mid-way"
     kept = np.concatenate([load_checkpoint(p)["indices"].numpy() for p in durable])
@@ -196,3 +201,51 @@ def test_a_killed_labelling_run_resumes_without_relabelling_durable_samples(tmp_
     assert all(after[i] == before[i] == 1 for i in kept)  # durable samples never labelled again
     assert min(after) == 1
     assert sum(after) - 16 <= sum(before) - len(kept)  # only in-flight work was repeated
+
+
+STUDY_DRIVER = """
+import os, sys, time
+from latentmine.parallel import LocalProcessPool
+from latentmine.storage import atomic_write_json
+from latentmine.study import preset, run_study
+from latentmine.study.runner import cell_path, cohort_marker
+
+
+def prepare(config, cohort, out):
+    atomic_write_json(cohort_marker(out, cohort), {"config_digest": config.digest()})
+
+
+def cell(config, strategy, repeat, out):
+    with open(os.path.join(out, "executions.log"), "a") as log:
+        log.write(f"{strategy} {repeat}\\n")
+    time.sleep(0.4)
+    atomic_write_json(cell_path(out, strategy, repeat), {
+        "config_digest": config.digest(), "strategy": strategy, "repeat": repeat,
+        "value": repeat * 100 + len(strategy)})
+
+
+if __name__ == "__main__":
+    config = preset("smoke").with_overrides({"repeats": "4"})
+    with LocalProcessPool(2) as pool:
+        cells = run_study(config, sys.argv[1], cell_fn=cell, prepare_fn=prepare, executor=pool,
+                          progress=False)
+    print(sorted((c["strategy"], c["repeat"], c["value"]) for c in cells))
+"""
+
+
+def test_a_killed_study_resumes_without_recomputing_finished_cells(tmp_path):
+    driver, out, fresh = tmp_path / "study_driver.py", tmp_path / "study", tmp_path / "fresh"
+    driver.write_text(STUDY_DRIVER)
+    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
+    kill_when([sys.executable, str(driver), str(out)], env, lambda: list(out.glob("cells/*.json")))
+    finished = {p.stem for p in out.glob("cells/*.json")}
+    assert finished and len(finished) < 8, "the study was not killed mid-way"
+    resumed = subprocess.run([sys.executable, str(driver), str(out)], env=env, capture_output=True,
+                             text=True, timeout=120)
+    uninterrupted = subprocess.run([sys.executable, str(driver), str(fresh)], env=env,
+                                   capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0 and resumed.stdout == uninterrupted.stdout
+    executions = (out / "executions.log").read_text().splitlines()
+    counts = {line.replace(" ", "-r"): executions.count(line) for line in set(executions)}
+    assert all(counts[name] == 1 for name in finished)  # finished before the kill: never run again
+    assert sorted(counts) == sorted(p.stem for p in (fresh / "cells").glob("*.json"))  # each cell ran
