@@ -156,7 +156,7 @@ def _add_guidewire(rng, echo, alpha, radii, angles, params):
         return [None] * count
     wire_r = params.guidewire_diameter_mm / 2
     angle = rng.uniform(0, 2 * np.pi, count)
-    centre = params.catheter_radius_mm + wire_r + rng.uniform(0.05, 0.5, count)
+    centre = params.catheter_radius_mm + wire_r + rng.uniform(0.1, 0.8, count)
     half_width = np.arcsin(np.minimum(wire_r / centre, 1.0))
     off = np.abs(np.angle(np.exp(1j * (angles[None, :] - angle[:, None]))))
     in_beam = off < half_width[:, None]                                     # (count, n_t)

@@ -118,7 +118,7 @@ class PhantomParams:
     frequency_mhz: float = 40.0
     #: Soft-tissue attenuation, one way (Szabo 2004).
     attenuation_db_per_cm_mhz: float = 0.5
-    #: Extra amplitude attenuation in calcium: what makes its shadow.
+    #: Extra amplitude attenuation in calcium (Np/mm): what makes its shadow.
     calcium_attenuation_per_mm: float = 8.0
     #: Axial and lateral resolution of the transducer (speckle grain).
     axial_resolution_mm: float = 0.08
