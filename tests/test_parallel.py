@@ -1,6 +1,7 @@
 """Labelling on the local process pool: order, exactness, thread caps, bad input, CLI flags."""
 import argparse
 import math
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -44,13 +45,20 @@ def test_pool_workers_cap_openmp_to_their_share_of_the_cores(workers):
     assert seen == max(1, usable_cpus() // workers) == threads_per_task(workers)
 
 
+def chunk_then_probe(slots, caller_pid):
+    label_chunk(ToyLabeller(), toy_masks(2), slots, 1, caller_pid)
+    return core().openmp_max_threads()
+
+
 def test_each_chunk_caps_threads_by_the_tasks_on_its_host():
-    masks = toy_masks(2)
     cores = usable_cpus()
-    label_chunk(ToyLabeller(), masks, {"local": cores}, 1)
-    assert core().openmp_max_threads() == 1
-    label_chunk(ToyLabeller(), masks, {"local": 1}, 1)
-    assert core().openmp_max_threads() == cores
+    with LocalProcessPool(1) as pool:  # starts with all cores
+        assert pool.submit(chunk_then_probe, {"local": cores}, os.getpid()).result() == 1
+        assert pool.submit(chunk_then_probe, {"local": 1}, os.getpid()).result() == cores
+    # in the caller's own process the caller's settings stand
+    before = core().openmp_max_threads()
+    label_chunk(ToyLabeller(), toy_masks(2), {"local": 64 * cores}, 1, os.getpid())
+    assert core().openmp_max_threads() == before
 
 
 def test_non_convergence_fails_the_sample_without_retrying():

@@ -154,13 +154,15 @@ def _checked_masks(masks) -> np.ndarray:
     return np.ascontiguousarray(masks)
 
 
-def label_chunk(labeller, masks, slots_by_host_, attempt):
-    """Worker side: label one chunk with capped threads.
+def label_chunk(labeller, masks, slots_by_host_, attempt, caller_pid=None):
+    """Worker side: label one chunk, with threads capped in worker processes.
 
-    ``attempt`` makes every submission distinct, so executors that cache by
-    arguments never replay a failed result.
+    Threads are left alone in the caller's own process (a thread pool), whose
+    settings are the caller's.  ``attempt`` makes every submission distinct,
+    so executors that cache by arguments never replay a failed result.
     """
-    cap_for_host(slots_by_host_)
+    if os.getpid() != caller_pid:
+        cap_for_host(slots_by_host_)
     start = time.perf_counter()
     stress = np.asarray(labeller(masks), dtype=np.float32)
     elapsed = time.perf_counter() - start
@@ -237,7 +239,7 @@ class _Run:
             chunk = self.queue.popleft()
             self.attempts[chunk.indices] += 1
             future = self.executor.submit(label_chunk, self.labeller, self.masks[chunk.indices],
-                                          self.slots, int(self.attempts[chunk.indices].max()))
+                                          self.slots, int(self.attempts[chunk.indices].max()), os.getpid())
             deadline = time.monotonic() + self.timeout if self.timeout else math.inf
             self.in_flight[future] = (chunk, deadline)
 
