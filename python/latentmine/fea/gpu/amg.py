@@ -6,13 +6,12 @@ tentative prolongator ``T`` from aggregates of nodes and the near-null space
 ``P = (I - omega / rho(D^-1 A) D^-1 A) T``, and forms the Galerkin coarse
 operator ``P^T A P``.
 
-Setup is split by what it depends on:
+Setup is split by where it runs best:
 
-* the aggregates and ``T`` of every level depend on the grid only: pyamg
-  computes them once per grid size, on a homogeneous reference operator
-  (:func:`tentative_prolongators`, on the CPU, cached by the caller);
-* ``P`` and ``P^T A P`` depend on the mask: they are sparse products of the whole
-  batch at once (:meth:`SmoothedAggregation.build`), on the device with cupyx.
+* the aggregates and ``T`` of every level come from pyamg's aggregation kernels
+  on the host, for the whole batch at once (:mod:`.aggregation`);
+* ``P`` and ``P^T A P`` are sparse products of the whole batch at once
+  (:meth:`SmoothedAggregation.build`), on the device with cupyx.
 
 The V-cycle (:meth:`SmoothedAggregation.matvec`) uses damped Jacobi or Chebyshev
 smoothing (Adams, Brezina, Hu and Tuminaro, J. Comput. Phys. 188, 2003), which
@@ -30,36 +29,7 @@ import numpy as np
 from .arrays import array_module, rowdot
 from .block_diagonal import BlockDiagonal
 
-__all__ = ["tentative_prolongators", "SmoothedAggregation", "jacobi_spectral_radius"]
-
-
-def tentative_prolongators(reference, near_null, *, block_size=2, max_coarse=300, max_levels=10):
-    """The tentative prolongators of pyamg's smoothed-aggregation setup on ``reference``.
-
-    Parameters
-    ----------
-    reference : scipy.sparse matrix
-        A representative operator of the grid (e.g. a homogeneous material).
-    near_null : ndarray, shape (n, c)
-        Near-null-space candidates (``c = 3`` rigid-body modes in 2-D elasticity).
-    block_size : int
-        Unknowns per node; aggregation works on nodes (pyamg on BSR blocks).
-    max_coarse, max_levels : int
-        Passed to :func:`pyamg.smoothed_aggregation_solver`.
-
-    Returns
-    -------
-    list of scipy.sparse.csr_matrix
-        ``T_l`` for every level but the coarsest; they depend on the grid only
-        and serve every mask of that grid size.
-    """
-    import pyamg
-
-    ml = pyamg.smoothed_aggregation_solver(
-        reference.tobsr(blocksize=(block_size, block_size)), B=near_null, strength="symmetric",
-        aggregate="standard", improve_candidates=None, max_coarse=max_coarse, max_levels=max_levels,
-        keep=True)
-    return [level.T.tocsr() for level in ml.levels[:-1]]
+__all__ = ["SmoothedAggregation", "jacobi_spectral_radius"]
 
 
 def jacobi_spectral_radius(A: BlockDiagonal, inv_diag, *, steps=12, safety=1.1, seed=0):
@@ -135,7 +105,7 @@ class SmoothedAggregation:
         Jacobi sweeps, or the Chebyshev degree, before and after the coarse correction.
     """
 
-    def __init__(self, levels, coarse_inverse, *, smoother="jacobi", sweeps=1):
+    def __init__(self, levels, coarse_inverse, *, smoother="chebyshev", sweeps=3):
         if smoother not in ("jacobi", "chebyshev"):
             raise ValueError(f"smoother must be 'jacobi' or 'chebyshev', got {smoother!r}")
         if sweeps < 1:
@@ -146,18 +116,18 @@ class SmoothedAggregation:
         self.sweeps = sweeps
 
     @classmethod
-    def build(cls, A: BlockDiagonal, tentative, *, smoother="jacobi", sweeps=1, prolongation_omega=4.0 / 3.0):
-        """Galerkin hierarchy of the batch ``A`` on the shared tentative prolongators.
+    def build(cls, A: BlockDiagonal, tentative, *, smoother="chebyshev", sweeps=3, prolongation_omega=4.0 / 3.0):
+        """Galerkin hierarchy of the batch ``A`` on its tentative prolongators.
 
-        ``tentative`` are host (SciPy) matrices from :func:`tentative_prolongators`;
+        ``tentative`` holds one :class:`BlockDiagonal` batch ``T_l`` per level (from
+        :func:`.aggregation.batch_tentative_prolongators`, on ``A``'s device);
         every product below is one sparse product for the whole batch.
         """
         levels = []
         for T in tentative:
             inv_diag = _inverse_diagonal(A)
             rho = jacobi_spectral_radius(A, inv_diag)
-            T_batch = BlockDiagonal.repeat(T, A.count, A.xp)
-            P = T_batch - (A @ T_batch).scale_rows((prolongation_omega / rho)[:, None] * inv_diag)
+            P = T - (A @ T).scale_rows((prolongation_omega / rho)[:, None] * inv_diag)
             R = P.transpose()
             levels.append(_Level(A, P, R, inv_diag, rho))
             A = R @ (A @ P)
