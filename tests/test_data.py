@@ -138,6 +138,18 @@ def test_interrupted_append_leaves_the_dataset_as_it_was(saved, monkeypatch):
     assert _folders(path) == sorted(["images.npy", "masks.npy", "stress.npy", MANIFEST])
 
 
+def test_chunked_array_indexes_like_the_concatenation():
+    parts = [np.arange(12).reshape(3, 4), np.arange(12, 20).reshape(2, 4), np.arange(20, 24).reshape(1, 4)]
+    lazy, whole = ChunkedArray(parts), np.concatenate(parts)
+    for key in (0, 4, -1, slice(1, 5), slice(None, None, -2), [5, 0, 3], whole[:, 0] % 3 == 0, np.array([], int)):
+        assert np.array_equal(lazy[key], whole[key])
+    assert np.array_equal(lazy[2:5, 1], whole[2:5, 1]) and np.array_equal(lazy[4, 1:3], whole[4, 1:3])
+    with pytest.raises(IndexError):
+        lazy[6]
+    with pytest.raises(ValueError, match="disagree"):
+        ChunkedArray([np.zeros((1, 4)), np.zeros((1, 5))])
+
+
 def _edit_manifest(path, change):
     manifest = json.loads((path / MANIFEST).read_text())
     change(manifest)
@@ -207,3 +219,12 @@ def test_split_is_reproducible_disjoint_and_complete():
     assert split(10, fractions=(0.5, 0.0, 0.5), seed=0)["pool"] == []
     with pytest.raises(ValueError, match="summing to 1"):
         split(10, fractions=(0.5, 0.5, 0.5), seed=0)
+
+
+def test_split_of_a_dataset_uses_its_ids_and_subset_names_unknown_ids(saved):
+    ds = load_dataset(saved[0])
+    parts = split(ds, fractions=(0.5, 0.0, 0.5), seed=1)
+    assert sorted(parts["train"] + parts["test"]) == sorted(ds.ids)
+    assert np.array_equal(subset(ds, parts["test"]).images, ds.images[[ds.ids.index(i) for i in parts["test"]]])
+    with pytest.raises(ValueError, match="nope"):
+        subset(ds, ["s1", "nope"])

@@ -92,7 +92,7 @@ def draw(rng: np.random.Generator, count: int, params: PhantomParams, size: int)
 
 
 def _ellipse(rng, count, axis_ratio):
-    """Area-preserving ellipse radius (mean square radius 1 up to O(e^4))."""
+    """Radius of an ellipse of area pi (unit area-equivalent radius), random orientation."""
     ratio = rng.uniform(*axis_ratio, count)[:, None]
     angle = _THETA - rng.uniform(0, np.pi, count)[:, None]
     return 1.0 / np.sqrt(ratio * np.cos(angle) ** 2 + np.sin(angle) ** 2 / ratio)
