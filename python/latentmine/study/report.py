@@ -162,5 +162,9 @@ def _diagnostics(s: dict) -> str:
 
 
 def _configuration(s: dict) -> str:
-    return "\n".join(["## Configuration", "", f"Digest `{s['digest']}`.", "", "```json",
-                      json.dumps(s["config"], indent=2, sort_keys=True), "```"])
+    lines = ["## Configuration", "", f"Study settings (digest `{s['digest']}`):", "", "```json",
+             json.dumps(s["config"], indent=2, sort_keys=True), "```"]
+    if s.get("loop_config"):
+        lines += ["", "Acquisition loop settings per strategy (`LoopConfig`; the seed is the repeat's):",
+                  "", "```json", json.dumps(s["loop_config"], indent=2, sort_keys=True), "```"]
+    return "\n".join(lines)

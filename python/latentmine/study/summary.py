@@ -82,6 +82,9 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
                                             "per_repeat": per_repeat}
         summary["timing"][name] = _timing(c for c in cells if c["strategy"] == name)
         summary["diagnostics"][name] = _diagnostics(c for c in cells if c["strategy"] == name)
+        loop = next((c.get("loop_config") for c in cells if c["strategy"] == name), None)
+        if loop:  # the acquisition settings, the same in every repeat but for the seed
+            summary.setdefault("loop_config", {})[name] = {k: v for k, v in loop.items() if k != "seed"}
 
     baseline_final = data[BASELINE][TARGET_METRIC][:, -1]
     target = float(baseline_final.mean())
