@@ -1,0 +1,110 @@
+"""Conjugate gradients on the singular, traction-only system, preconditioned by AMG.
+
+With only tractions on its boundary, each body floats: the stiffness matrix K
+has the rigid-body modes (two translations and one rotation per body) as its
+null space, and the pressure load, which sums to zero force and moment on a
+closed lumen, is orthogonal to them, so K u = f is consistent. Rather than
+pinning single DOFs (which breaks the 2 x 2 nodal blocks that block smoothers
+and aggregation rely on), CG runs on the range of K: the rigid modes are
+projected out of the residual and of every preconditioned vector (Bochev and
+Lehoucq, "On the finite element solution of the pure Neumann problem",
+SIAM Review 47, 2005; Kaasschieter, "Preconditioned conjugate gradients for
+solving singular systems", J Comput Appl Math 24, 1988).
+
+The preconditioner is one V-cycle of smoothed aggregation AMG (Vanek, Mandel
+and Brezina, Computing 56, 1996) from pyamg, given the rigid-body modes of the
+masked domain as near-null space.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyamg
+import scipy.sparse as sp
+
+#: pyamg options, chosen by measurement (docs/fea.md): the default candidate
+#: improvement (Gauss-Seidel sweeps on B) costs setup time and buys nothing
+#: when B is the exact rigid-body null space.
+AMG_OPTIONS = dict(improve_candidates=None, max_coarse=500)
+
+
+def rigid_body_modes(node_id: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """Orthonormal rigid-body modes, three per body, as columns of a (2 * kept, 3 * bodies) array.
+
+    ``node_id`` (H+1, W+1) numbers the kept nodes; ``components`` gives the
+    body of each node. Coordinates are in pixels about each body's centroid,
+    which keeps the basis well conditioned; bodies share no node, so the
+    per-body blocks are orthogonal already.
+    """
+    rows, cols = np.nonzero(node_id >= 0)
+    order = np.argsort(node_id[rows, cols])
+    rows, cols = rows[order], cols[order]
+    body = components[rows, cols]
+    bodies = np.unique(body)
+    modes = np.zeros((2 * len(rows), 3 * len(bodies)))
+    for b, label in enumerate(bodies):
+        on = body == label
+        x = cols - cols[on].mean()
+        y = rows - rows[on].mean()
+        k = np.flatnonzero(on)
+        modes[2 * k, 3 * b] = 1.0
+        modes[2 * k + 1, 3 * b + 1] = 1.0
+        modes[2 * k, 3 * b + 2] = -y[on]
+        modes[2 * k + 1, 3 * b + 2] = x[on]
+    norms = np.linalg.norm(modes, axis=0)
+    # Translations and the rotation about the centroid are orthogonal already.
+    return modes / norms
+
+
+def amg_preconditioner(stiffness: sp.csr_matrix, modes: np.ndarray):
+    """One smoothed-aggregation V-cycle as a linear operator."""
+    hierarchy = pyamg.smoothed_aggregation_solver(stiffness, B=modes, **AMG_OPTIONS)
+    return hierarchy.aspreconditioner(cycle="V")
+
+
+def projected_cg(stiffness, load, preconditioner, modes, *, rtol=1e-6, maxiter=1000):
+    """Solve the consistent singular system ``stiffness @ u = load`` by projected PCG.
+
+    Parameters
+    ----------
+    stiffness : sparse matrix
+        Symmetric positive semi-definite, null space spanned by ``modes``.
+    load : ndarray
+        Right-hand side, orthogonal to ``modes`` up to round-off.
+    preconditioner : LinearOperator
+        Symmetric positive definite approximation of the inverse.
+    modes : ndarray
+        Orthonormal basis of the null space (columns).
+    rtol, maxiter
+        Stop when ``||load - stiffness @ u|| <= rtol * ||load||``.
+
+    Returns
+    -------
+    u : ndarray
+        Solution orthogonal to ``modes``.
+    iterations : int
+    residual : float
+        Relative residual of the returned ``u``, recomputed from it.
+    """
+    def project(v):
+        return v - modes @ (modes.T @ v)
+
+    norm = np.linalg.norm(load)
+    u = np.zeros_like(load)
+    if norm == 0.0:
+        return u, 0, 0.0
+    r = project(load)
+    z = project(preconditioner @ r)
+    p = z.copy()
+    rz = r @ z
+    iterations = 0
+    while iterations < maxiter and np.linalg.norm(r) > rtol * norm:
+        q = stiffness @ p
+        alpha = rz / (p @ q)
+        u += alpha * p
+        r -= alpha * q
+        z = project(preconditioner @ r)
+        rz, rz_old = r @ z, rz
+        p = z + (rz / rz_old) * p
+        iterations += 1
+    u = project(u)
+    return u, iterations, float(np.linalg.norm(load - stiffness @ u) / norm)
