@@ -1,0 +1,88 @@
+"""The CUDA kernels and the CuPy solve against the CPU path (needs a GPU; skipped without one)."""
+import numpy as np
+import pytest
+
+from latentmine import backend
+from latentmine.fea import examples
+
+pytestmark = [pytest.mark.gpu,
+              pytest.mark.skipif(not backend.cuda_available(),
+                                 reason="needs a CUDA device, latentmine._cuda and CuPy (pip install '.[gpu]')")]
+
+SIZE = 48
+PIXEL_MM, PRESSURE = 8.0 / SIZE, 16.0
+
+
+def _masks():
+    return np.stack([examples.plaque_mask(SIZE), examples.ring_mask(SIZE, 9.0, 19.0),
+                     examples.ring_mask(SIZE, 8.0, 20.0, middle=14.0)])
+
+
+def _kernels():
+    from latentmine.fea.gpu.grid import grid_pattern
+    from latentmine.fea.gpu.kernels import DeviceKernels, HostKernels, label_tables
+    pattern, tables = grid_pattern(SIZE, SIZE), label_tables()
+    return HostKernels(pattern, tables), DeviceKernels(pattern, tables)
+
+
+def test_device_kernels_match_the_cpu_kernels():
+    import cupy
+    host, device = _kernels()
+    masks = _masks()
+    on_device = cupy.asarray(masks)
+    np.testing.assert_allclose(device.fill_values(on_device).get(), host.fill_values(masks), rtol=1e-13, atol=1e-9)
+    np.testing.assert_allclose(device.pressure_load(on_device, PRESSURE, PIXEL_MM).get(),
+                               host.pressure_load(masks, PRESSURE, PIXEL_MM), rtol=1e-13, atol=1e-12)
+    u = np.random.default_rng(0).standard_normal((len(masks), host.pattern.dofs)) * 1e-3
+    np.testing.assert_allclose(device.recover_stress(on_device, cupy.asarray(u), PIXEL_MM).get(),
+                               host.recover_stress(masks, u, PIXEL_MM), rtol=1e-5, atol=1e-4, equal_nan=True)
+
+
+def _relative_close(got, want, rtol=1e-5):
+    scale = np.nanmax(np.abs(want), axis=(-2, -1), keepdims=True)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    assert np.nanmax(np.abs(got - want) / scale) <= rtol
+
+
+def test_cupy_solve_matches_the_numpy_solve():
+    import cupy
+    from latentmine.fea.gpu.solver import solve_masks
+    kwargs = dict(pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, rtol=1e-10)
+    gpu = solve_masks(_masks(), xp=cupy, **kwargs)
+    cpu = solve_masks(_masks(), xp=np, **kwargs)
+    assert gpu.converged.all()
+    _relative_close(gpu.stress, cpu.stress)
+
+
+def test_gpu_solve_matches_the_cpu_path_through_auto_dispatch():
+    from latentmine.fea.solve import solve
+    kwargs = dict(pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, rtol=1e-10)
+    gpu, cpu = solve(_masks(), device="auto", **kwargs), solve(_masks(), device="cpu", **kwargs)
+    assert gpu.converged.all()
+    for name in ("sxx", "syy", "sxy", "szz", "von_mises", "max_principal"):
+        _relative_close(getattr(gpu, name), getattr(cpu, name))
+    np.testing.assert_allclose(gpu.pss, cpu.pss, rtol=1e-5)
+
+
+def test_chunking_under_a_small_memory_cap_on_the_device():
+    import cupy
+    from latentmine.fea.gpu.solver import device_bytes_per_mask, solve_masks
+    kwargs = dict(pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, rtol=1e-10, xp=cupy)
+    whole = solve_masks(_masks(), **kwargs)
+    capped = solve_masks(_masks(), free_bytes=int(1.3 * device_bytes_per_mask(SIZE, SIZE)), overlap=False, **kwargs)
+    assert len(capped.chunks) == 3
+    _relative_close(capped.stress, whole.stress, rtol=1e-7)
+
+
+def test_single_system_cg_matches_cupyx():
+    import cupy
+    import cupyx.scipy.sparse as csp
+    import cupyx.scipy.sparse.linalg as cspla
+    from latentmine.fea.gpu.batched_cg import cg
+    n = 200
+    A = csp.diags([-1.0, 2.5, -1.0], [-1, 0, 1], shape=(n, n), format="csr")
+    b = cupy.asarray(np.random.default_rng(1).standard_normal(n))
+    x, info = cg(A, b, rtol=1e-10)
+    x_ref, info_ref = cspla.cg(A, b, rtol=1e-10)
+    assert info == info_ref == 0
+    cupy.testing.assert_allclose(x, x_ref, rtol=1e-8, atol=1e-10)
