@@ -5,11 +5,19 @@ top-left pixel, so a labeller can misbehave on chosen samples.  Misbehaviour
 "once" is keyed by a marker file, so it happens on the first attempt only,
 whichever process makes it.
 """
+import hashlib
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
+
+import latentmine
+
+#: The folder holding the latentmine these tests import, for driver subprocesses.
+PACKAGE_PARENT = str(Path(latentmine.__file__).resolve().parents[1])
 
 
 def toy_masks(n, size=16, seed=0):
@@ -63,3 +71,38 @@ class ToyLabeller:
             if self.mode == "exit-once":
                 os._exit(3)
             time.sleep(self.hang)
+
+
+class DigestLogger:
+    """Labels like :func:`toy_stress`; appends each mask's SHA-1 to ``log`` and sleeps ``delay`` per call."""
+
+    version = "toy-digest-1"
+
+    def __init__(self, log, delay=0.0):
+        self.log, self.delay = log, delay
+
+    def __call__(self, masks):
+        masks = np.asarray(masks)
+        with open(self.log, "a") as log:
+            log.writelines(mask_digest(mask) + "\n" for mask in masks)
+        time.sleep(self.delay)
+        return toy_stress(masks)
+
+
+def mask_digest(mask):
+    return hashlib.sha1(np.ascontiguousarray(mask).tobytes()).hexdigest()
+
+
+def digest_logger():
+    """Factory for ``latentmine run --labeller parallel_toys:digest_logger`` (log path from the environment)."""
+    return DigestLogger(os.environ["LATENTMINE_TEST_LABEL_LOG"], float(os.environ.get("LATENTMINE_TEST_LABEL_DELAY", 0)))
+
+
+def kill_when(command, env, durable, timeout=60):
+    """Start ``command``; SIGKILL it and its workers once ``durable()`` is true."""
+    run = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not durable() and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)  # the whole process group, as a power cut would
+    run.wait()

@@ -1,10 +1,8 @@
 """Faults: corrupt and truncated checkpoints, unsafe payloads, escaping manifests, killed runs."""
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +13,9 @@ from latentmine import storage
 from latentmine.data import load_dataset, save_dataset
 from latentmine.parallel import label_many
 from latentmine.storage import CheckpointError, load_checkpoint, save_checkpoint
-from parallel_toys import ToyLabeller, toy_masks, toy_stress
+from parallel_toys import PACKAGE_PARENT, ToyLabeller, kill_when, toy_masks, toy_stress
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_PARENT = str(Path(storage.__file__).resolve().parents[1])  # the latentmine these tests import
 
 # --- checkpoints ---------------------------------------------------------------------------
 
@@ -132,16 +129,6 @@ def test_a_pickled_array_in_a_dataset_is_refused(tmp_path):
 
 
 # --- labelling journal and killed runs -----------------------------------------------------
-
-
-def kill_when(command, env, durable, timeout=60):
-    """Start ``command``; SIGKILL it and its workers once ``durable()`` is true."""
-    run = subprocess.Popen(command, env=env, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while not durable() and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.02)
-    os.killpg(run.pid, signal.SIGKILL)  # the whole process group, as a power cut would
-    run.wait()
 
 
 def label_counts(log_dir, n):
