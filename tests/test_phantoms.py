@@ -90,6 +90,17 @@ def test_every_mask_is_a_valid_labeller_input(name, request):
         assert not wall[:3].any() and not wall[-3:].any() and not wall[:, :3].any() and not wall[:, -3:].any()
 
 
+def test_labelled_stress_is_in_the_literature_range():
+    # Peri-luminal peaks of coronary plaques run ~50-300 kPa (Costopoulos et al.,
+    # JACC Cardiovasc Imaging 2017: 104 [75-142] kPa non-ruptured, 133 [90-191] ruptured).
+    from latentmine.fea import solve
+
+    c = generate(16, size=64, seed=0)
+    pss = solve(c.masks, pixel_size_mm=c.pixel_size_mm).pss
+    assert 50 <= np.median(pss) <= 300
+    assert ((pss >= 50) & (pss <= 300)).mean() >= 0.7 and 20 <= pss.min() and pss.max() <= 400
+
+
 def _polar_about_centre(size):
     y, x = np.mgrid[0:size, 0:size] - (size - 1) / 2
     return np.hypot(x, y), np.degrees(np.arctan2(y, x)) % 360

