@@ -57,3 +57,18 @@ def plaque_mask(size: int = 256) -> np.ndarray:
     mask[calcium & (r_vessel < outer_r)] = Label.CALCIUM
     mask[r < lumen_r] = Label.LUMEN
     return mask
+
+
+def polar_stresses(sxx, syy, sxy, centre=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Radius (pixels), s_rr and s_tt of Cartesian pixel stresses about ``centre`` = (x, y).
+
+    s_rr = sxx cos^2 t + syy sin^2 t + 2 sxy sin t cos t and
+    s_tt = sxx sin^2 t + syy cos^2 t - 2 sxy sin t cos t; the default centre is
+    the image centre, where :func:`ring_mask` draws.
+    """
+    size = sxx.shape[-1]
+    radius, theta = _polar(size, centre or (size / 2, size / 2))
+    c, s = np.cos(theta), np.sin(theta)
+    s_rr = sxx * c * c + syy * s * s + 2 * sxy * s * c
+    s_tt = sxx * s * s + syy * c * c - 2 * sxy * s * c
+    return radius, s_rr, s_tt

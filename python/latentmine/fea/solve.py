@@ -117,9 +117,13 @@ def solve_one(mask, table, lam, mu, *, pixel_size_mm, pressure_kpa, rtol, full_g
     """Displacements, stress planes (6, H, W) and solver report of one validated mask."""
     system = assemble(mask, table, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, full_grid=full_grid)
     modes = rigid_body_modes(system.pattern.node_id, system.components)
-    preconditioner = amg_preconditioner(system.stiffness, modes)
-    u, iterations, residual = projected_cg(system.stiffness, system.load, preconditioner, modes,
-                                           rtol=rtol, maxiter=MAX_ITERATIONS)
+    # One BLAS thread: the solver's dense work is tiny (rigid-mode projections,
+    # the coarsest AMG level) and threaded BLAS on a busy 2-core machine made
+    # the whole solve ten times slower (docs/fea.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        preconditioner = amg_preconditioner(system.stiffness, modes)
+        u, iterations, residual = projected_cg(system.stiffness, system.load, preconditioner, modes,
+                                               rtol=rtol, maxiter=MAX_ITERATIONS)
     planes = core().fea_recover_stress(system.material, mask, lam, mu, system.pattern.node_id, u,
                                        float(pixel_size_mm))
     return planes, iterations, residual
@@ -174,14 +178,10 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     planes = np.empty((6, n, height, width), np.float32)
     report = {key: np.zeros(n, dtype) for key, dtype in
               [("pss", np.float64), ("iterations", np.int64), ("residual", np.float64), ("seconds", np.float64)]}
-    # One BLAS thread: the solver's dense work is tiny (rigid-mode projections,
-    # the coarsest AMG level) and threaded BLAS on a busy 2-core machine made
-    # the whole solve ten times slower (docs/fea.md).
-    with threadpool_limits(limits=1, user_api="blas"):
-        for i in tqdm(range(n), desc="fea", unit="mask", disable=not progress):
-            start = time.perf_counter()
-            planes[:, i], report["iterations"][i], report["residual"][i] = solve_one(
-                masks[i], table, lam, mu, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, rtol=rtol)
-            report["pss"][i] = plaque_structural_stress(planes[:, i], masks[i])
-            report["seconds"][i] = time.perf_counter() - start
+    for i in tqdm(range(n), desc="fea", unit="mask", disable=not progress):
+        start = time.perf_counter()
+        planes[:, i], report["iterations"][i], report["residual"][i] = solve_one(
+            masks[i], table, lam, mu, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, rtol=rtol)
+        report["pss"][i] = plaque_structural_stress(planes[:, i], masks[i])
+        report["seconds"][i] = time.perf_counter() - start
     return StressResult(*planes, **report, converged=report["residual"] <= rtol)
