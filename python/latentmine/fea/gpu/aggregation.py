@@ -104,10 +104,15 @@ def batch_tentative_prolongators(graph, count: int, near_null, *, max_coarse=300
 
 
 def _pad_per_system(aggregates, T, coarse_candidates, count, nodes_per_system):
-    """Renumber aggregates so that system ``s`` owns columns ``s * width .. (s + 1) * width``."""
-    members = aggregates.tocoo()
+    """Renumber aggregates so that system ``s`` owns columns ``s * width .. (s + 1) * width``.
+
+    A renumbering of columns only: every row keeps its entries, and as a node
+    belongs to one aggregate, whose ``k`` columns stay consecutive, sorted rows
+    stay sorted. So the CSR arrays are reused with new column indices.
+    """
+    member_rows = np.repeat(np.arange(aggregates.shape[0]), np.diff(aggregates.indptr))
     system_of_aggregate = np.zeros(aggregates.shape[1], np.int64)
-    system_of_aggregate[members.col] = members.row // nodes_per_system
+    system_of_aggregate[aggregates.indices] = member_rows // nodes_per_system
     order = np.argsort(system_of_aggregate, kind="stable")
     per_system = np.bincount(system_of_aggregate, minlength=count)
     width = int(per_system.max())
@@ -116,9 +121,8 @@ def _pad_per_system(aggregates, T, coarse_candidates, count, nodes_per_system):
     new_aggregate = system_of_aggregate * width + rank
     k = coarse_candidates.shape[1]
     columns = (new_aggregate[:, None] * k + np.arange(k)).ravel()  # old column a*k+j -> new
-    T = T.tocoo()
-    padded_T = sp.csr_matrix((T.data, (T.row, columns[T.col])), shape=(T.shape[0], count * width * k))
-    padded_aggregates = sp.csr_matrix((members.data, (members.row, new_aggregate[members.col])),
+    padded_T = sp.csr_matrix((T.data, columns[T.indices], T.indptr), shape=(T.shape[0], count * width * k))
+    padded_aggregates = sp.csr_matrix((aggregates.data, new_aggregate[aggregates.indices], aggregates.indptr),
                                       shape=(aggregates.shape[0], count * width))
     padded_candidates = np.zeros((count * width * k, k))
     padded_candidates[columns] = coarse_candidates
