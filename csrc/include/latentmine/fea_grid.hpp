@@ -26,6 +26,10 @@ struct Grid {
   bool pixel_inside(int64_t r, int64_t c) const { return r >= 0 && r < rows && c >= 0 && c < cols; }
 };
 
+// Grids below this many pixels run single-threaded: on the shared 2-core
+// machines a 256^2 fill took 6 ms on one thread and 20 ms on two (docs/fea.md).
+constexpr int64_t kParallelPixels = int64_t{512} * 512;
+
 // Gives each node touched by an active element the next id (in grid order), -1
 // to the others; returns the number of kept nodes.
 inline int64_t number_nodes(const Grid& g, const uint8_t* active, int32_t* node_id) {
@@ -58,8 +62,6 @@ inline int neighbour_bits(const Grid& g, const uint8_t* active, int64_t i, int64
   return bits;
 }
 
-inline int rank_of_bit(int bits, int bit) { return __builtin_popcount(bits & ((1 << bit) - 1)); }
-
 // Row pointers of the kept-node system: indptr has 2 * kept + 1 entries.
 inline void pattern_indptr(const Grid& g, const uint8_t* active, const int32_t* node_id, int32_t* indptr) {
   indptr[0] = 0;
@@ -77,7 +79,7 @@ inline void pattern_indptr(const Grid& g, const uint8_t* active, const int32_t* 
 // Column indices of the rows laid out by pattern_indptr.
 inline void pattern_indices(const Grid& g, const uint8_t* active, const int32_t* node_id, const int32_t* indptr,
                             int32_t* indices) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.rows * g.cols >= kParallelPixels)
   for (int64_t i = 0; i <= g.rows; ++i) {
     for (int64_t j = 0; j <= g.cols; ++j) {
       const int32_t k = node_id[i * g.node_cols() + j];
@@ -102,12 +104,17 @@ inline void pattern_indices(const Grid& g, const uint8_t* active, const int32_t*
 template <typename Visit>
 inline void for_each_block(const Grid& g, const uint8_t* active, int64_t i, int64_t j, Visit&& visit) {
   const int bits = neighbour_bits(g, active, i, j);
+  int offset_of[9];  // column offset of each neighbour, by bit
+  for (int bit = 0, at = 0; bit < 9; ++bit) {
+    offset_of[bit] = at;
+    at += 2 * (bits >> bit & 1);
+  }
   for (int a = 0; a < kElementNodes; ++a) {
     const int64_t r = i - kCornerRow[a], c = j - kCornerCol[a];
     if (!g.pixel_inside(r, c) || !active[r * g.cols + c]) continue;
     for (int b = 0; b < kElementNodes; ++b) {
       const int bit = (kCornerRow[b] - kCornerRow[a] + 1) * 3 + (kCornerCol[b] - kCornerCol[a] + 1);
-      visit(r, c, a, b, 2 * rank_of_bit(bits, bit));
+      visit(r, c, a, b, offset_of[bit]);
     }
   }
 }
@@ -117,7 +124,7 @@ inline void for_each_block(const Grid& g, const uint8_t* active, int64_t i, int6
 template <typename Real>
 void fill_values(const Grid& g, const uint8_t* active, const uint8_t* label, const Real* ke_table,
                  const int32_t* node_id, const int32_t* indptr, Real* data) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.rows * g.cols >= kParallelPixels)
   for (int64_t i = 0; i <= g.rows; ++i) {
     for (int64_t j = 0; j <= g.cols; ++j) {
       const int32_t k = node_id[i * g.node_cols() + j];
@@ -127,11 +134,11 @@ void fill_values(const Grid& g, const uint8_t* active, const uint8_t* label, con
       const int64_t width = indptr[2 * k + 1] - indptr[2 * k];
       for (int64_t s = 0; s < width; ++s) row_x[s] = row_y[s] = 0;
       for_each_block(g, active, i, j, [&](int64_t r, int64_t c, int a, int b, int offset) {
-        const Real* ke = ke_table + 64 * label[r * g.cols + c];
-        row_x[offset] += ke[(2 * a) * 8 + 2 * b];
-        row_x[offset + 1] += ke[(2 * a) * 8 + 2 * b + 1];
-        row_y[offset] += ke[(2 * a + 1) * 8 + 2 * b];
-        row_y[offset + 1] += ke[(2 * a + 1) * 8 + 2 * b + 1];
+        const Real* ke = ke_table + 64 * label[r * g.cols + c] + (2 * a) * 8 + 2 * b;
+        row_x[offset] += ke[0];
+        row_x[offset + 1] += ke[1];
+        row_y[offset] += ke[8];
+        row_y[offset + 1] += ke[9];
       });
     }
   }
@@ -142,10 +149,10 @@ void fill_values(const Grid& g, const uint8_t* active, const uint8_t* label, con
 // assembly scatter into the same pattern.
 inline void element_slots(const Grid& g, const uint8_t* active, const int32_t* node_id, const int32_t* indptr,
                           int32_t* slots) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.rows * g.cols >= kParallelPixels)
   for (int64_t e = 0; e < g.rows * g.cols; ++e)
     for (int s = 0; s < 64; ++s) slots[e * 64 + s] = -1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g.rows * g.cols >= kParallelPixels)
   for (int64_t i = 0; i <= g.rows; ++i) {
     for (int64_t j = 0; j <= g.cols; ++j) {
       const int32_t k = node_id[i * g.node_cols() + j];
@@ -194,7 +201,7 @@ template <typename Real>
 void recover_stress(const Grid& g, const uint8_t* material, const uint8_t* label, const Real* lam,
                     const Real* mu, const int32_t* node_id, const Real* u, Real h, float* out) {
   const int64_t plane = g.rows * g.cols;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (plane >= kParallelPixels)
   for (int64_t e = 0; e < plane; ++e) {
     if (!material[e]) {
       for (int q = 0; q < 6; ++q) out[q * plane + e] = std::numeric_limits<float>::quiet_NaN();

@@ -24,7 +24,9 @@ import scipy.sparse as sp
 #: pyamg options, chosen by measurement (docs/fea.md): the default candidate
 #: improvement (Gauss-Seidel sweeps on B) costs setup time and buys nothing
 #: when B is the exact rigid-body null space.
-AMG_OPTIONS = dict(improve_candidates=None, max_coarse=500)
+AMG_OPTIONS = dict(improve_candidates=None, max_coarse=500,
+                   presmoother=("gauss_seidel", {"sweep": "forward"}),
+                   postsmoother=("gauss_seidel", {"sweep": "backward"}))
 
 
 def rigid_body_modes(node_id: np.ndarray, components: np.ndarray) -> np.ndarray:
