@@ -24,6 +24,8 @@ def test_writes_a_dataset_and_a_contact_sheet(tmp_path, capsys):
     ds = load_dataset(out)
     assert ds.images.shape == (6, 64, 64) and ds.stress is None
     assert ds.manifest["meta"]["seed"] == 2 and ds.manifest["meta"]["params"]["lipid_probability"] == 1.0
+    assert ds.manifest["meta"]["command"] == ("latentmine phantoms --n 6 --size 64 --seed 2 --param "
+                                              "'lipid_probability=1.0' --param 'plaque_burden=[0.6, 0.8]'")
     assert ds.provenance[0]["source"] == "phantom" and "plaque_burden" in ds.provenance[0]["anatomy"]
     assert (out / "contact_sheet.png").stat().st_size > 1000
     assert "6 phantoms of 64x64 px" in capsys.readouterr().out

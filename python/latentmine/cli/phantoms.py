@@ -63,7 +63,8 @@ def run(args) -> int:
         images, masks, stress = images[keep], masks[keep], stress[keep]
         ids = [ids[i] for i in np.flatnonzero(keep)]
         anatomy = [dict(anatomy[i], pss_kpa=labelling["pss_kpa"][j]) for j, i in enumerate(np.flatnonzero(keep))]
-    meta = {"generator": "latentmine.phantoms.generate", "size": args.size, "seed": args.seed,
+    meta = {"generator": "latentmine.phantoms.generate", "command": _command_line(args),
+            "size": args.size, "seed": args.seed,
             "params": cohort.params, "generation_seconds": round(generated, 3)}
     if labelling is not None:
         meta["labelling"] = {k: v for k, v in labelling.items() if k != "pss_kpa"}
@@ -71,9 +72,16 @@ def run(args) -> int:
     path = save_dataset(args.out, images, masks, stress, pixel_size_mm=cohort.pixel_size_mm, ids=ids,
                         meta=meta, provenance=provenance, overwrite=args.overwrite)
     sheet = contact_sheet(path / "contact_sheet.png", images, masks, stress, n=args.sheet_rows, ids=ids,
-                          title=f"latentmine phantoms --n {args.n} --size {args.size} --seed {args.seed}")
+                          title=_command_line(args))
     _summary(cohort, generated, labelling, path, sheet)
     return 0
+
+
+def _command_line(args) -> str:
+    """The command that reproduces this cohort (executor options aside)."""
+    words = ["latentmine phantoms", f"--n {args.n}", f"--size {args.size}", f"--seed {args.seed}"]
+    words += [f"--param '{item}'" for item in args.param] + (["--label"] if args.label else [])
+    return " ".join(words)
 
 
 def _parse_params(items) -> dict:
