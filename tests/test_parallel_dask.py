@@ -1,4 +1,5 @@
 """Labelling and study cells on a real Dask LocalCluster (2 worker processes on loopback)."""
+import argparse
 import os
 import time
 
@@ -9,8 +10,9 @@ from distributed import get_worker
 from latentmine import phantoms
 from latentmine.backend import core
 from latentmine.fea import Labeller
-from latentmine.parallel import label_many, threads_per_task, usable_cpus
-from latentmine.parallel.dask_executor import local_cluster
+from latentmine.parallel import (add_executor_arguments, executor_from_args, label_many, threads_per_task,
+                                 usable_cpus)
+from latentmine.parallel.dask_executor import DaskExecutor, connect
 from latentmine.parallel.threads import cap_for_host
 from latentmine.storage import atomic_write_json
 from latentmine.study import SerialExecutor, preset, run_study
@@ -20,8 +22,11 @@ from parallel_toys import ToyLabeller, toy_masks, toy_stress
 
 @pytest.fixture(scope="module")
 def started_cluster():
-    with local_cluster(2) as executor:
+    parser = add_executor_arguments(argparse.ArgumentParser())
+    with executor_from_args(parser.parse_args(["--scheduler", "local", "--workers", "2"])) as executor:
+        assert isinstance(executor, DaskExecutor)
         yield executor
+    assert executor.client.status == "closed"
 
 
 @pytest.fixture
@@ -125,3 +130,9 @@ def test_the_finite_element_labeller_gives_the_serial_labels_on_the_cluster(clus
     np.testing.assert_allclose(batch.stress, serial, rtol=1e-4, atol=1e-3)
     np.testing.assert_array_equal(batch.seconds > 0, True)  # the solver's own timings came back
     assert serial.max() > 10.0  # kPa: real stresses, not an empty field
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    with pytest.raises(ValueError, match="could not reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        with connect("tcp://127.0.0.1:9", timeout=1):
+            pass
