@@ -114,3 +114,33 @@ def test_full_grid_pattern_is_cached_and_complete():
     assert pattern is grid_pattern(5, 4)
     assert pattern.dofs == 2 * 6 * 5
     assert len(pattern.indices) == 2 * 2 * 9 * (6 * 5) - 2 * 2 * 3 * (2 * 6 + 2 * 5) + 2 * 2 * 4
+
+
+def test_plain_q4_matches_scikit_fem_assembly():
+    """An independent assembler (scikit-fem, 2 x 2 Gauss bilinear quads) gives the same plain-Q4 matrix."""
+    skfem = pytest.importorskip("skfem")
+    from skfem.helpers import ddot, sym_grad, trace
+    from scipy.sparse import csr_matrix
+
+    mask = small_block()
+    materials = resolve_materials(None)
+    _, active, pattern, _ = assembled(mask)
+    data = core().fea_fill_values(active, mask, stiffness_table(materials, selective=False), pattern.node_id,
+                                  pattern.indptr)
+    ours = csr_matrix((data, pattern.indices, pattern.indptr))
+    rows, cols = np.nonzero(pattern.node_id >= 0)  # row-major, the order of the node ids
+    r, c = np.nonzero(active)
+    node = pattern.node_id
+    mesh = skfem.MeshQuad(np.vstack([cols, rows]).astype(float),
+                          np.vstack([node[r, c], node[r, c + 1], node[r + 1, c + 1], node[r + 1, c]]))
+    basis = skfem.Basis(mesh, skfem.ElementVector(skfem.ElementQuad1()))
+    lam = np.array([lame_parameters(*materials[Label(code)])[0] for code in mask[r, c]])
+    mu = np.array([lame_parameters(*materials[Label(code)])[1] for code in mask[r, c]])
+    scalar = basis.with_element(skfem.ElementQuad0())
+
+    @skfem.BilinearForm
+    def elasticity(u, v, w):
+        return 2 * w["mu"] * ddot(sym_grad(u), sym_grad(v)) + w["lam"] * trace(sym_grad(u)) * trace(sym_grad(v))
+
+    theirs = elasticity.assemble(basis, lam=scalar.interpolate(lam), mu=scalar.interpolate(mu))
+    assert abs(theirs - ours).max() < 1e-10 * abs(ours).max()

@@ -23,8 +23,14 @@ import scipy.sparse as sp
 
 #: pyamg options, chosen by measurement (docs/fea.md): the default candidate
 #: improvement (Gauss-Seidel sweeps on B) costs setup time and buys nothing
-#: when B is the exact rigid-body null space.
-AMG_OPTIONS = dict(improve_candidates=None, max_coarse=500,
+#: when B is the exact rigid-body null space; a sparse LU of the (shifted,
+#: non-singular) coarsest level replaces the default dense pseudo-inverse,
+#: whose SVD alone took 200 ms at 64^2; forward then backward Gauss-Seidel
+#: keeps the V-cycle symmetric at half the smoothing work of symmetric sweeps;
+#: dropping connections weaker than theta = 0.05 cut CG iterations from 86 to
+#: 60 on the 256^2 plaque (nu = 0.49).
+AMG_OPTIONS = dict(improve_candidates=None, max_coarse=500, coarse_solver="splu",
+                   strength=("symmetric", {"theta": 0.05}),
                    presmoother=("gauss_seidel", {"sweep": "forward"}),
                    postsmoother=("gauss_seidel", {"sweep": "backward"}))
 
@@ -57,9 +63,21 @@ def rigid_body_modes(node_id: np.ndarray, components: np.ndarray) -> np.ndarray:
     return modes / norms
 
 
-def amg_preconditioner(stiffness: sp.csr_matrix, modes: np.ndarray):
-    """One smoothed-aggregation V-cycle as a linear operator."""
-    hierarchy = pyamg.smoothed_aggregation_solver(stiffness, B=modes, **AMG_OPTIONS)
+#: Relative shift of the matrix the AMG hierarchy is built from.
+PRECONDITIONER_SHIFT = 1e-8
+
+
+def amg_preconditioner(stiffness: sp.csr_matrix, modes: np.ndarray, options=None):
+    """One smoothed-aggregation V-cycle as a linear operator.
+
+    The hierarchy is built from ``stiffness + s I`` with ``s`` =
+    ``PRECONDITIONER_SHIFT`` times the mean diagonal: the same shift on every
+    DOF keeps the 2 x 2 nodal blocks, and makes every level non-singular, so
+    the coarsest one can be factorised. CG still solves the unshifted system.
+    """
+    shift = PRECONDITIONER_SHIFT * stiffness.diagonal().mean()
+    shifted = stiffness + sp.identity(stiffness.shape[0], format="csr") * shift
+    hierarchy = pyamg.smoothed_aggregation_solver(shifted, B=modes, **(AMG_OPTIONS if options is None else options))
     return hierarchy.aspreconditioner(cycle="V")
 
 

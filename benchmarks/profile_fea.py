@@ -1,0 +1,95 @@
+"""Per-stage timings of one CPU label, and the AMG variants tried (docs/fea.md).
+
+    PYTHONPATH=python .venv/bin/python benchmarks/profile_fea.py [--size 256] [--repeats 5] [--variants]
+
+Prints median milliseconds of each stage of ``latentmine.fea.solve`` on the
+example plaque: assembly, rigid-body modes, AMG setup, projected CG, stress
+recovery and PSS. With ``--variants``, also setup/solve/iterations of the
+pyamg configurations compared when choosing ``AMG_OPTIONS``.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from latentmine.backend import core
+from latentmine.fea.assembly import assemble, lame_tables, stiffness_table
+from latentmine.fea.examples import plaque_mask
+from latentmine.fea.materials import resolve_materials
+from latentmine.fea.solve import plaque_structural_stress
+from latentmine.fea.solver import AMG_OPTIONS, amg_preconditioner, projected_cg, rigid_body_modes
+
+PIXEL_MM, PRESSURE = 0.031, 16.0
+VARIANTS = {
+    "pyamg defaults (B = rigid modes)": dict(),
+    "no candidate improvement": dict(improve_candidates=None),
+    "+ forward/backward Gauss-Seidel, sparse LU coarse": dict(AMG_OPTIONS, strength=("symmetric", {"theta": 0.0})),
+    "+ symmetric strength theta 0.05 (chosen)": AMG_OPTIONS,
+    "+ symmetric strength theta 0.1": dict(AMG_OPTIONS, strength=("symmetric", {"theta": 0.1})),
+    "+ symmetric strength theta 0.2": dict(AMG_OPTIONS, strength=("symmetric", {"theta": 0.2})),
+    "+ evolution strength": dict(AMG_OPTIONS, strength="evolution"),
+    "Jacobi smoothing (2 sweeps) instead of Gauss-Seidel": dict(
+        AMG_OPTIONS, presmoother=("jacobi", {"omega": 2 / 3, "iterations": 2}),
+        postsmoother=("jacobi", {"omega": 2 / 3, "iterations": 2})),
+}
+
+
+def stages(mask, materials):
+    table = stiffness_table(materials)
+    lam, mu = lame_tables(materials)
+    clock = [time.perf_counter()]
+
+    def tick():
+        clock.append(time.perf_counter())
+
+    system = assemble(mask, table, pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE)
+    tick()
+    modes = rigid_body_modes(system.pattern.node_id, system.components)
+    tick()
+    preconditioner = amg_preconditioner(system.stiffness, modes)
+    tick()
+    u, iterations, _ = projected_cg(system.stiffness, system.load, preconditioner, modes, rtol=1e-6)
+    tick()
+    planes = core().fea_recover_stress(system.material, mask, lam, mu, system.pattern.node_id, u, PIXEL_MM)
+    tick()
+    plaque_structural_stress(planes, mask)
+    tick()
+    return np.diff(clock) * 1e3, iterations
+
+
+def variants(mask, materials):
+    system = assemble(mask, stiffness_table(materials), pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE)
+    modes = rigid_body_modes(system.pattern.node_id, system.components)
+    for name, options in VARIANTS.items():
+        start = time.perf_counter()
+        preconditioner = amg_preconditioner(system.stiffness, modes, options)
+        setup = time.perf_counter()
+        _, iterations, _ = projected_cg(system.stiffness, system.load, preconditioner, modes, rtol=1e-6)
+        end = time.perf_counter()
+        print(f"  {name:44s} setup {1e3 * (setup - start):6.0f} ms  solve {1e3 * (end - setup):6.0f} ms  "
+              f"{iterations:4d} iterations")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--variants", action="store_true")
+    args = parser.parse_args()
+    mask, materials = plaque_mask(args.size), resolve_materials(None)
+    print(f"plaque {args.size}^2, {int((mask >= 2).sum())} wall pixels, load average {os.getloadavg()}")
+    with threadpool_limits(limits=1, user_api="blas"):
+        runs = [stages(mask, materials) for _ in range(args.repeats)]
+        times = np.median([r[0] for r in runs], axis=0)
+        names = ["assembly", "rigid modes", "AMG setup", "projected CG", "stress recovery", "PSS"]
+        for name, ms in zip(names, times):
+            print(f"  {name:16s} {ms:8.1f} ms")
+        print(f"  {'total':16s} {times.sum():8.1f} ms  ({runs[0][1]} CG iterations)")
+        if args.variants:
+            variants(mask, materials)
+
+
+if __name__ == "__main__":
+    main()
