@@ -6,7 +6,9 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from latentmine.fea.gpu.aggregation import batch_tentative_prolongators, node_strength
+from latentmine.fea.gpu.aggregation import (STIFF, VOID, batch_tentative_prolongators, finest_level,
+                                            fit_candidates_batch, geometric_aggregates, node_classes,
+                                            unknowns_to_nodes)
 from latentmine.fea.gpu.amg import SmoothedAggregation, jacobi_spectral_radius
 from latentmine.fea.gpu.batched_cg import batched_cg, cg
 from latentmine.fea.gpu.block_diagonal import BlockDiagonal
@@ -117,6 +119,11 @@ def test_block_diagonal_take_and_dense_blocks():
     np.testing.assert_allclose(kept.diagonal(), batch.diagonal()[[1, 3]])
 
 
+def _class_table():
+    from latentmine.fea.gpu.solver import _tissue_classes
+    return _tissue_classes(label_tables().mu)
+
+
 def _small_plaque_batch(size=14, max_coarse=20):
     from latentmine.fea import examples
     masks = np.stack([examples.ring_mask(size, 3.0, 6.0), examples.ring_mask(size, 2.5, 6.5, middle=4.5)])
@@ -126,32 +133,64 @@ def _small_plaque_batch(size=14, max_coarse=20):
     values[:, pattern.diagonal_slots] = np.where(values[:, pattern.diagonal_slots] == 0, 1e3,
                                                  values[:, pattern.diagonal_slots])
     A = BlockDiagonal.from_pattern(pattern.indptr, pattern.indices, values, (pattern.dofs,) * 2)
-    host = batch_tentative_prolongators(node_strength(A, 0.1), 2, rigid_body_modes(size, size),
-                                        max_coarse=max_coarse)
-    return A, [BlockDiagonal(T, 2) for T in host]
+    T, graph, candidates = finest_level(A, masks, _class_table(), rigid_body_modes(size, size), block=2)
+    host = batch_tentative_prolongators(graph, 2, candidates, max_coarse=max_coarse)
+    return A, [T] + [BlockDiagonal(t, 2) for t in host], masks
 
 
 def test_aggregates_stay_within_a_mask_and_interpolate_rigid_motions():
-    A, tentative = _small_plaque_batch()
-    T = tentative[0]
-    assert T.count == 2 and len(tentative) >= 2
-    modes = rigid_body_modes(14, 14)
-    material_rows = np.flatnonzero(np.abs(T.matrix).sum(axis=1).A1 > 0)
-    for s in range(2):
-        block = T.matrix[s * T.block_shape[0]:(s + 1) * T.block_shape[0]]
-        assert block[:, :s * T.block_shape[1]].nnz == 0 and block[:, (s + 1) * T.block_shape[1]:].nnz == 0
-    # orthonormal columns on each aggregate, and the aggregated rows reproduce the rigid modes
-    gram = (T.matrix.T @ T.matrix).toarray()
-    used = np.flatnonzero(np.diag(gram) > 0)
-    np.testing.assert_allclose(gram[np.ix_(used, used)], np.eye(used.size), atol=1e-10)
-    tiled = np.tile(modes, (2, 1))
-    projected = T.matrix @ (T.matrix.T @ tiled)
-    np.testing.assert_allclose(projected[material_rows], tiled[material_rows], atol=1e-8)
+    A, tentative, _ = _small_plaque_batch()
+    assert len(tentative) >= 2
+    modes = np.tile(rigid_body_modes(14, 14), (2, 1))
+    for T in tentative[:1]:
+        assert T.count == 2
+        for s in range(2):
+            block = T.matrix[s * T.block_shape[0]:(s + 1) * T.block_shape[0]]
+            assert block[:, :s * T.block_shape[1]].nnz == 0 and block[:, (s + 1) * T.block_shape[1]:].nnz == 0
+        gram = (T.matrix.T @ T.matrix).toarray()
+        used = np.flatnonzero(np.diag(gram) > 1e-12)
+        np.testing.assert_allclose(gram[np.ix_(used, used)], np.eye(used.size), atol=1e-10)
+        aggregated = np.abs(T.matrix).sum(axis=1).A1 > 0
+        projected = T.matrix @ (T.matrix.T @ modes)
+        np.testing.assert_allclose(projected[aggregated], modes[aggregated], atol=1e-8)
+
+
+def test_geometric_aggregates_follow_squares_and_tissue_classes():
+    from latentmine.fea import examples
+    masks = examples.plaque_mask(30)[None]
+    classes = node_classes(masks, _class_table())
+    aggregates = geometric_aggregates(classes, 30, 30, block=3).matrix.tocsr()
+    member = np.diff(aggregates.indptr) > 0
+    np.testing.assert_array_equal(member, classes[0] != VOID)  # every material node, once; no void node
+    i, j = np.divmod(np.arange(31 * 31), 31)
+    column = np.full(31 * 31, -1)
+    column[member] = aggregates.indices
+    for a in np.unique(column[member]):
+        nodes = np.flatnonzero(column == a)
+        assert np.ptp(i[nodes] // 3) == 0 and np.ptp(j[nodes] // 3) == 0
+        assert np.ptp(classes[0][nodes]) == 0
+    assert (classes[0] == STIFF).any() and (classes[0] == VOID).any()
+
+
+def test_fit_matches_pyamg_fit_candidates_even_far_from_the_origin():
+    from pyamg.aggregation.tentative import fit_candidates
+    from latentmine.fea import examples
+    size = 96  # rotations about a far origin: ill-conditioned on small aggregates
+    masks = examples.plaque_mask(size)[None]
+    aggregates = geometric_aggregates(node_classes(masks, _class_table()), size, size, block=3)
+    modes = rigid_body_modes(size, size)
+    T, coarse = fit_candidates_batch(unknowns_to_nodes(1, (size + 1) ** 2, 2, np) @ aggregates, modes)
+    T_ref, _ = fit_candidates(aggregates.matrix.tocsr(), modes)
+    x = np.random.default_rng(0).standard_normal(T.matrix.shape[0])
+    T_ref = sp.csr_matrix(T_ref)
+    np.testing.assert_allclose(T.matrix @ (T.matrix.T @ x), T_ref @ (T_ref.T @ x), atol=1e-10)
+    aggregated = np.abs(T.matrix).sum(axis=1).A1 > 0
+    np.testing.assert_allclose((T.matrix @ coarse)[aggregated], modes[aggregated], atol=1e-9)
 
 
 @pytest.mark.parametrize("smoother, sweeps", [("jacobi", 1), ("chebyshev", 2)])
 def test_v_cycle_is_a_symmetric_positive_definite_operator(smoother, sweeps):
-    A, tentative = _small_plaque_batch(size=10, max_coarse=12)
+    A, tentative, _ = _small_plaque_batch(size=10, max_coarse=12)
     assert len(tentative) >= 2  # a real multilevel cycle
     M = SmoothedAggregation.build(A, tentative, smoother=smoother, sweeps=sweeps)
     n = A.block_shape[0]
@@ -163,7 +202,7 @@ def test_v_cycle_is_a_symmetric_positive_definite_operator(smoother, sweeps):
 
 
 def test_spectral_estimate_bounds_the_jacobi_radius():
-    A, _ = _small_plaque_batch()
+    A, _, _ = _small_plaque_batch()
     inv_diag = 1.0 / A.diagonal()
     estimate = jacobi_spectral_radius(A, inv_diag, steps=20)
     m = A.block_shape[0]
@@ -175,7 +214,7 @@ def test_spectral_estimate_bounds_the_jacobi_radius():
 
 
 def test_preconditioned_batch_converges_faster_and_to_the_same_answer():
-    A, tentative = _small_plaque_batch()
+    A, tentative, _ = _small_plaque_batch()
     rng = np.random.default_rng(5)
     B = A.matvec(rng.standard_normal((A.count, A.block_shape[0])))  # consistent right-hand sides
     plain, info_plain, it_plain = batched_cg(A, B, rtol=1e-9)

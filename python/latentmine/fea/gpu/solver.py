@@ -30,7 +30,7 @@ import numpy as np
 
 from ...labels import Label
 from ..validate import check_masks
-from .aggregation import batch_tentative_prolongators, node_strength
+from .aggregation import SOFT, STIFF, VOID, batch_tentative_prolongators, finest_level
 from .amg import SmoothedAggregation
 from .arrays import rowdot, sparse_module, to_host
 from .batched_cg import batched_cg
@@ -79,7 +79,7 @@ def solve_batch(masks, *, pixel_size_mm, pressure_kpa, materials=None, rtol=1e-6
 
 
 def solve_masks(masks, *, pixel_size_mm, pressure_kpa, materials=None, rtol=1e-8, maxiter=2000, xp=None,
-                smoother="chebyshev", sweeps=3, theta=0.1, max_coarse=300, free_bytes=None, max_chunk=None,
+                smoother="chebyshev", sweeps=3, theta=0.1, block=3, max_coarse=300, free_bytes=None, max_chunk=None,
                 overlap=True, progress=False) -> BatchSolution:
     """Solve the plane-strain FE problem of every mask of a batch.
 
@@ -99,8 +99,9 @@ def solve_masks(masks, *, pixel_size_mm, pressure_kpa, materials=None, rtol=1e-8
         ``cupy`` (default: the GPU) or ``numpy`` (the CPU kernels; for tests).
     smoother, sweeps
         V-cycle smoother (``"chebyshev"`` of degree ``sweeps``, or ``"jacobi"``).
-    theta, max_coarse
-        Strength threshold of the aggregation, and the coarsest level's size.
+    theta, block, max_coarse
+        Strength threshold of the coarse aggregation, side (in nodes) of the
+        squares the finest level aggregates, and the coarsest level's size.
     free_bytes : int, optional
         Memory budget for the chunk planner; by default the device's free memory
         (``cupy.cuda.runtime.memGetInfo``), and no limit with NumPy.
@@ -120,15 +121,17 @@ def solve_masks(masks, *, pixel_size_mm, pressure_kpa, materials=None, rtol=1e-8
     kernels = kernels_for(xp, pattern, tables)
     per_mask = device_bytes_per_mask(rows, cols, max_coarse)
     if free_bytes is None:
-        free_bytes = xp.cuda.runtime.memGetInfo()[0] if xp is not np else per_mask * max(count, 1)
+        free_bytes = xp.cuda.runtime.memGetInfo()[0] if xp is not np else 2**62  # host: no cap
     if overlap:
         stage = max(MIN_PIPELINED_CHUNK, math.ceil(count / PIPELINE_STAGES))
         max_chunk = stage if max_chunk is None else min(max_chunk, stage)
     chunks = plan_chunks(count, per_mask * (2 if overlap else 1), free_bytes, nnz_per_mask=pattern.nnz,
                          max_chunk=max_chunk, reserve_fraction=0.2 if xp is not np else 0.0)
     context = _ChunkContext(xp, kernels, pattern, float(tables.ke_table[int(Label.FIBROUS), 0]),
+                            _tissue_classes(tables.mu),
                             dict(pressure=float(pressure_kpa), h=float(pixel_size_mm), rtol=rtol, maxiter=maxiter,
-                                 smoother=smoother, sweeps=sweeps, theta=theta, max_coarse=max_coarse))
+                                 smoother=smoother, sweeps=sweeps, theta=theta, max_coarse=max_coarse,
+                                 block=block))
     out = (np.empty((count, 6, rows, cols), np.float32), np.zeros(count, np.int64), np.zeros(count, bool),
            np.zeros(count), np.zeros(count))
     if overlap and len(chunks) > 1:
@@ -137,6 +140,15 @@ def solve_masks(masks, *, pixel_size_mm, pressure_kpa, materials=None, rtol=1e-8
         solved = [r for start, stop in _progress(chunks, progress)
                   for r in _solve_fitting(context, masks, start, stop, out)]
     return BatchSolution(*out, solved)
+
+
+def _tissue_classes(mu, soft_ratio=0.02):
+    """Aggregation class of every label code: VOID (no stiffness), SOFT, STIFF.
+
+    SOFT is under 2% of the stiffest tissue's shear modulus: lipid (0.05% of
+    calcium by default) is soft, fibrous tissue (10%) is not.
+    """
+    return np.where(mu == 0, VOID, np.where(mu < soft_ratio * mu.max(), SOFT, STIFF)).astype(np.int64)
 
 
 def device_bytes_per_mask(rows: int, cols: int, max_coarse: int = 300) -> int:
@@ -148,15 +160,16 @@ def device_bytes_per_mask(rows: int, cols: int, max_coarse: int = 300) -> int:
 class _ChunkContext:
     """What every chunk of one call shares, with the pattern on the solving device."""
 
-    def __init__(self, xp, kernels, pattern, void_diagonal, options):
+    def __init__(self, xp, kernels, pattern, void_diagonal, class_of_label, options):
         self.xp, self.kernels, self.pattern = xp, kernels, pattern
-        self.near_null = rigid_body_modes(pattern.rows, pattern.cols)
+        self.near_null = xp.asarray(rigid_body_modes(pattern.rows, pattern.cols))
         self.void_diagonal, self.options = void_diagonal, options
+        self.class_of_label = xp.asarray(class_of_label)
         self.indptr, self.indices = xp.asarray(pattern.indptr), xp.asarray(pattern.indices)
         self.diagonal_slots = xp.asarray(pattern.diagonal_slots)
 
     def prepare(self, masks):
-        """Device: values, loads and the strength graph (downloaded) of a chunk."""
+        """Device: values, loads, the finest aggregation and the aggregate graph (downloaded)."""
         xp, o, p = self.xp, self.options, self.pattern
         labels = xp.ascontiguousarray(xp.asarray(masks))
         values = self.kernels.fill_values(labels)
@@ -166,19 +179,22 @@ class _ChunkContext:
         values[:, self.diagonal_slots] = xp.where(diagonal == 0, self.void_diagonal, diagonal)
         loads = self.kernels.pressure_load(labels, o["pressure"], o["h"])
         A = BlockDiagonal.from_pattern(self.indptr, self.indices, values, (p.dofs, p.dofs))
-        return _Prepared(labels, A, loads, node_strength(A, o["theta"]))
+        return _Prepared(labels, A, loads, *finest_level(A, labels, self.class_of_label, self.near_null,
+                                                         block=o["block"], theta=o["theta"]))
 
     def aggregate(self, prepared):
-        """Host only (safe in a worker thread): the per-mask tentative prolongators."""
-        return batch_tentative_prolongators(prepared.graph, prepared.A.count, self.near_null,
+        """Host only (safe in a worker thread): the coarser levels' tentative prolongators."""
+        if prepared.T.block_shape[1] <= self.options["max_coarse"]:
+            return []
+        return batch_tentative_prolongators(prepared.coarse_graph, prepared.A.count, prepared.coarse_candidates,
                                             max_coarse=self.options["max_coarse"])
 
-    def finish(self, prepared, tentative):
+    def finish(self, prepared, coarse_tentative):
         """Device: hierarchy, batched CG, stresses and true residuals; returns host arrays."""
         xp, o, A, loads = self.xp, self.options, prepared.A, prepared.loads
         csr = sparse_module(xp).csr_matrix
-        M = SmoothedAggregation.build(A, [BlockDiagonal(csr(T), A.count) for T in tentative],
-                                      smoother=o["smoother"], sweeps=o["sweeps"])
+        tentative = [prepared.T] + [BlockDiagonal(csr(T), A.count) for T in coarse_tentative]
+        M = SmoothedAggregation.build(A, tentative, smoother=o["smoother"], sweeps=o["sweeps"])
         U, info, iterations = batched_cg(A, loads, rtol=o["rtol"], maxiter=o["maxiter"], M=M)
         load_norm = xp.sqrt(rowdot(loads, loads))
         residual = loads - A.matvec(U)
@@ -196,7 +212,9 @@ class _Prepared:
     labels: object
     A: BlockDiagonal
     loads: object
-    graph: object
+    T: BlockDiagonal          # finest tentative prolongator (device)
+    coarse_graph: object      # host graph of the finest aggregates
+    coarse_candidates: object  # host candidates on them
 
 
 def _pipelined(context, masks, chunks, out):
