@@ -38,6 +38,24 @@ def test_device_kernels_match_the_cpu_kernels():
                                host.recover_stress(masks, u, PIXEL_MM), rtol=1e-5, atol=1e-4, equal_nan=True)
 
 
+def test_matrix_free_stiffness_equals_the_assembled_batch():
+    import cupy
+    from latentmine.fea.gpu.block_diagonal import BlockDiagonal
+    host, device = _kernels()
+    labels = cupy.asarray(_masks())
+    values = device.fill_values(labels)
+    slots = cupy.asarray(host.pattern.diagonal_slots)
+    values[:, slots] = cupy.where(values[:, slots] == 0, 7.0, values[:, slots])
+    p = host.pattern
+    A = BlockDiagonal.from_pattern(cupy.asarray(p.indptr), cupy.asarray(p.indices), values, (p.dofs, p.dofs))
+    operator = device.stiffness_operator(labels, A, 7.0)
+    U = cupy.asarray(np.random.default_rng(2).standard_normal((len(labels), p.dofs)))
+    cupy.testing.assert_allclose(operator.matvec(U), A.matvec(U), rtol=1e-12, atol=1e-9)
+    keep = np.array([0, 2])
+    cupy.testing.assert_allclose(operator.take(keep).matvec(U[keep]), A.take(keep).matvec(U[keep]),
+                                 rtol=1e-12, atol=1e-9)
+
+
 def _relative_close(got, want, rtol=1e-5):
     scale = np.nanmax(np.abs(want), axis=(-2, -1), keepdims=True)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))

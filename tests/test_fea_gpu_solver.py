@@ -246,3 +246,15 @@ def test_full_grid_batch_reproduces_the_cpu_compact_system():
         assert np.array_equal(np.isnan(stress), np.isnan(want))
         scale = np.nanmax(np.abs(want), axis=(1, 2), keepdims=True)
         assert np.nanmax(np.abs(stress - want) / scale) < 1e-5
+
+
+def test_finest_operator_can_be_swapped_for_an_equal_one():
+    A, tentative, _ = _small_plaque_batch()
+    M = SmoothedAggregation.build(A, tentative)
+    log = []
+    swapped = M.with_finest_operator(_Counting(A, log))
+    R = np.random.default_rng(6).standard_normal((A.count, A.block_shape[0]))
+    np.testing.assert_allclose(swapped.matvec(R), M.matvec(R), rtol=1e-12, atol=1e-12)
+    assert log and set(log) == {A.count}  # the smoothers of the finest level used it
+    kept = swapped.take(np.array([1]))
+    np.testing.assert_allclose(kept.matvec(R[1:]), M.matvec(R)[1:], rtol=1e-12, atol=1e-12)

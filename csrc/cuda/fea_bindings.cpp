@@ -47,6 +47,17 @@ void register_fea_cuda(py::module_& m) {
       py::arg("pressure"), py::arg("h"), py::arg("count"), py::arg("f"), py::arg("stream"),
       "Luminal pressure loads (count, 2 * nodes) float64 on the full node grid.");
   m.def(
+      "fea_apply_stiffness",
+      [](uintptr_t masks, int64_t rows, int64_t cols, uintptr_t ke_table, double void_diagonal, uintptr_t u,
+         int64_t count, uintptr_t y, uintptr_t stream) {
+        check_counts(count, rows * cols);
+        fea_cuda::apply_stiffness(ptr<const uint8_t>(masks), rows, cols, ptr<const double>(ke_table), void_diagonal,
+                                  ptr<const double>(u), count, ptr<double>(y), stream_of(stream));
+      },
+      py::arg("masks"), py::arg("rows"), py::arg("cols"), py::arg("ke_table"), py::arg("void_diagonal"), py::arg("u"),
+      py::arg("count"), py::arg("y"), py::arg("stream"),
+      "Matrix-free y = K u (count, 2 * nodes) float64 on the full node grid; void nodes get void_diagonal * u.");
+  m.def(
       "fea_recover_stress",
       [](uintptr_t masks, int64_t rows, int64_t cols, uintptr_t is_material, uintptr_t lam, uintptr_t mu, uintptr_t u,
          double h, int64_t count, uintptr_t out, uintptr_t stream) {

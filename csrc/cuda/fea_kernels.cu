@@ -83,6 +83,35 @@ __global__ void pressure_load_kernel(const uint8_t* __restrict__ masks, int64_t 
   }
 }
 
+__global__ void apply_stiffness_kernel(const uint8_t* __restrict__ masks, int64_t rows, int64_t cols,
+                                       const double* __restrict__ ke_table, double void_diagonal,
+                                       const double* __restrict__ u, int64_t count, double* __restrict__ y) {
+  const int64_t node_cols = cols + 1, nodes = (rows + 1) * node_cols, dofs = 2 * nodes;
+  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < count * nodes;
+       t += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t s = t / nodes, node = t % nodes, i = node / node_cols, j = node % node_cols;
+    const uint8_t* mask = masks + s * rows * cols;
+    const double* us = u + s * dofs;
+    double yx = 0.0, yy = 0.0;
+    bool stiff = false;
+    for (int a = 0; a < 4; ++a) {  // this node is local node a of pixel (r, c)
+      const int64_t r = i - kCornerRow[a], c = j - kCornerCol[a];
+      if (r < 0 || r >= rows || c < 0 || c >= cols) continue;
+      const double* ke = ke_table + 64 * mask[r * cols + c];
+      if (ke[0] == 0.0) continue;  // a label without stiffness (void in the compact formulation)
+      stiff = true;
+      for (int b = 0; b < 4; ++b) {
+        const int64_t other = (r + kCornerRow[b]) * node_cols + c + kCornerCol[b];
+        const double ux = us[2 * other], uy = us[2 * other + 1];
+        yx += ke[(2 * a) * 8 + 2 * b] * ux + ke[(2 * a) * 8 + 2 * b + 1] * uy;
+        yy += ke[(2 * a + 1) * 8 + 2 * b] * ux + ke[(2 * a + 1) * 8 + 2 * b + 1] * uy;
+      }
+    }
+    y[2 * t] = stiff ? yx : void_diagonal * us[2 * node];
+    y[2 * t + 1] = stiff ? yy : void_diagonal * us[2 * node + 1];
+  }
+}
+
 // Von Mises and in-plane maximum principal stress from [s_xx, s_yy, s_xy, s_zz], the
 // derived planes of fea::recover_stress (host-only there, so restated for the device;
 // they belong in fea_element.hpp as an LM_HD function once its owner moves them).
@@ -138,6 +167,14 @@ void pressure_load(const uint8_t* masks, int64_t rows, int64_t cols, const uint8
   pressure_load_kernel<<<blocks_for(total), kThreads, 0, stream>>>(masks, rows, cols, is_material, is_lumen,
                                                                   pressure, h, count, f);
   check_launch("fea pressure_load");
+}
+
+void apply_stiffness(const uint8_t* masks, int64_t rows, int64_t cols, const double* ke_table,
+                     double void_diagonal, const double* u, int64_t count, double* y, cudaStream_t stream) {
+  const int64_t total = count * (rows + 1) * (cols + 1);
+  apply_stiffness_kernel<<<blocks_for(total), kThreads, 0, stream>>>(masks, rows, cols, ke_table, void_diagonal, u,
+                                                                    count, y);
+  check_launch("fea apply_stiffness");
 }
 
 void recover_stress(const uint8_t* masks, int64_t rows, int64_t cols, const uint8_t* is_material,

@@ -24,6 +24,12 @@ void pressure_load(const uint8_t* masks, int64_t rows, int64_t cols, const uint8
                    const uint8_t* is_lumen, double pressure, double h, int64_t count, double* f,
                    cudaStream_t stream);
 
+// y[s, :] = K_s u[s, :] without assembling K_s: every node gathers the 8 x 8 element
+// stiffnesses (ke_table by label) of its up to four pixels. A node that no stiff pixel
+// touches gets void_diagonal * u, as the assembled system's decoupled rows do.
+void apply_stiffness(const uint8_t* masks, int64_t rows, int64_t cols, const double* ke_table,
+                     double void_diagonal, const double* u, int64_t count, double* y, cudaStream_t stream);
+
 // out[s, q, r, c]: the six stress planes of fea::recover_stress (s_xx, s_yy, s_xy, s_zz, von
 // Mises, in-plane maximum principal), NaN off material, from displacements u[s, :].
 void recover_stress(const uint8_t* masks, int64_t rows, int64_t cols, const uint8_t* is_material,

@@ -139,6 +139,12 @@ class SmoothedAggregation:
     def count(self) -> int:
         return self.coarse_inverse.shape[0]
 
+    def with_finest_operator(self, operator) -> "SmoothedAggregation":
+        """The same hierarchy smoothing with ``operator`` (same ``matvec`` as the finest ``A``)."""
+        finest = _Level(operator, *(getattr(self.levels[0], f) for f in ("P", "R", "inv_diag", "rho")))
+        return SmoothedAggregation([finest] + self.levels[1:], self.coarse_inverse, smoother=self.smoother,
+                                   sweeps=self.sweeps)
+
     def take(self, keep) -> "SmoothedAggregation":
         """The hierarchy of the systems ``keep`` only."""
         keep = np.asarray(keep)

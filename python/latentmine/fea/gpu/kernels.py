@@ -8,6 +8,11 @@ Two implementations of one interface, chosen by the array module:
 * :class:`HostKernels` loops over the masks with the CPU kernels of
   ``latentmine._core`` (the CPU solver's own), on NumPy arrays.
 
+The fine-level operator of the solve is the assembled CSR batch on the host and
+a matrix-free kernel on the device (:class:`MatrixFreeStiffness`): the same
+``K u`` from the element table and the 1-byte labels, without reading the 12
+bytes per nonzero of the CSR matrix on every product.
+
 Both evaluate the element maths of ``latentmine/fea_element.hpp`` on the full
 grid of :mod:`~latentmine.fea.gpu.grid`, so the solver above them is one code
 path, tested on the CPU.
@@ -23,7 +28,7 @@ from ...labels import TISSUES, Label
 from .. import assembly
 from ..materials import resolve_materials
 
-__all__ = ["LabelTables", "label_tables", "kernels_for", "HostKernels", "DeviceKernels"]
+__all__ = ["LabelTables", "label_tables", "kernels_for", "HostKernels", "DeviceKernels", "MatrixFreeStiffness"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,10 @@ class HostKernels:
         return np.stack([self.core.fea_pressure_load(t.is_material[m], t.is_lumen[m], p.node_id, p.dofs // 2,
                                                      pressure, h) for m in masks])
 
+    def stiffness_operator(self, labels, assembled, void_diagonal):
+        """The operator CG and the finest smoother apply: the assembled batch itself."""
+        return assembled
+
     def recover_stress(self, masks, displacements, h):
         p, t = self.pattern, self.tables
         return np.stack([self.core.fea_recover_stress(t.is_material[m], m, t.lam, t.mu, p.node_id, u, h)
@@ -108,6 +117,10 @@ class DeviceKernels:
                                       float(pressure), float(h), len(masks), f.data.ptr, self._stream())
         return f
 
+    def stiffness_operator(self, labels, assembled, void_diagonal):
+        """Matrix-free ``K u`` of the batch ``labels``, equal to ``assembled.matvec``."""
+        return MatrixFreeStiffness(self, labels, float(void_diagonal))
+
     def recover_stress(self, masks, displacements, h):
         p, t = self.pattern, self.tables
         displacements = self.cp.ascontiguousarray(displacements, dtype=self.cp.float64)
@@ -116,6 +129,28 @@ class DeviceKernels:
                                        t.mu.data.ptr, displacements.data.ptr, float(h), len(masks), out.data.ptr,
                                        self._stream())
         return out
+
+
+class MatrixFreeStiffness:
+    """The stiffness batch of ``labels`` as a batched operator (``matvec``/``take``), on the device."""
+
+    def __init__(self, kernels: DeviceKernels, labels, void_diagonal: float):
+        self.kernels, self.labels, self.void_diagonal = kernels, labels, void_diagonal
+        self.count = len(labels)
+        self.block_shape = (kernels.pattern.dofs, kernels.pattern.dofs)
+        self.xp = kernels.cp
+
+    def matvec(self, X):
+        k, p = self.kernels, self.kernels.pattern
+        X = self.xp.ascontiguousarray(X, dtype=self.xp.float64)
+        Y = self.xp.empty_like(X)
+        k.module.fea_apply_stiffness(self.labels.data.ptr, p.rows, p.cols, k.tables.ke_table.data.ptr,
+                                     self.void_diagonal, X.data.ptr, self.count, Y.data.ptr, k._stream())
+        return Y
+
+    def take(self, keep):
+        keep = self.xp.asarray(keep)
+        return MatrixFreeStiffness(self.kernels, self.xp.ascontiguousarray(self.labels[keep]), self.void_diagonal)
 
 
 def kernels_for(xp, pattern, tables: LabelTables):

@@ -195,6 +195,9 @@ class _ChunkContext:
         csr = sparse_module(xp).csr_matrix
         tentative = [prepared.T] + [BlockDiagonal(csr(T), A.count) for T in coarse_tentative]
         M = SmoothedAggregation.build(A, tentative, smoother=o["smoother"], sweeps=o["sweeps"])
+        # The products of the solve: matrix-free on the device, the CSR batch on the host.
+        A = self.kernels.stiffness_operator(prepared.labels, A, self.void_diagonal)
+        M = M.with_finest_operator(A)
         U, info, iterations = batched_cg(A, loads, rtol=o["rtol"], maxiter=o["maxiter"], M=M)
         load_norm = xp.sqrt(rowdot(loads, loads))
         residual = loads - A.matvec(U)
