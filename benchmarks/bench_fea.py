@@ -7,8 +7,9 @@ Groups:
 
 * ``fea-label-<size>`` (64, 256, 512; the example plaque of
   :func:`latentmine.fea.examples.plaque_mask`, about 28k wall pixels at 256):
-  ``latentmine`` = ``latentmine.fea.solve`` (assembly, AMG setup, projected
-  CG to rtol 1e-6, stress recovery, PSS); ``skfem-spsolve`` = scikit-fem
+  ``latentmine`` = ``latentmine.fea.solve`` with its default method (sparse LU
+  + refinement up to 64k DOFs, AMG-CG above; rtol 1e-6; with stress recovery
+  and PSS); ``latentmine_amg`` = the same with ``method="amg"``; ``skfem-spsolve`` = scikit-fem
   assembly of the same elements (plain Q4) + ``scipy.sparse.linalg.spsolve``;
   ``pyamg-defaults`` = our matrix, ``pyamg.smoothed_aggregation_solver(A, B)``
   with default settings and ``.solve(tol=1e-6, accel="cg")``. The peers pin
@@ -115,6 +116,15 @@ def test_latentmine(benchmark, size):
     assert result.converged.all()
     _record(benchmark, wall_pixels=int((mask >= 2).sum()), iterations=int(result.iterations[0]),
             pss_kpa=float(result.pss[0]))
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_latentmine_amg(benchmark, size):
+    benchmark.group = f"fea-label-{size}"
+    result = benchmark.pedantic(solve, args=(plaque_mask(size),),
+                                kwargs=dict(pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, method="amg"),
+                                rounds=ROUNDS[size], warmup_rounds=1)
+    _record(benchmark, iterations=int(result.iterations[0]))
 
 
 @pytest.mark.parametrize("size", [64, 256])

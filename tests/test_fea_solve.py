@@ -100,10 +100,19 @@ def test_batches_match_single_masks(plaque):
     close(batch.max_principal[1], result.max_principal[0])
 
 
-def test_non_convergence_is_reported_not_hidden(monkeypatch, plaque):
-    monkeypatch.setattr(solve_module, "MAX_ITERATIONS", 2)
-    result = solve(plaque[0], pixel_size_mm=H_MM, rtol=1e-9)
-    assert not result.converged[0] and result.iterations[0] == 2 and result.residual[0] > 1e-9
+@pytest.mark.parametrize("method, limit", [("amg", "MAX_ITERATIONS"), ("direct", "MAX_REFINEMENTS")])
+def test_non_convergence_is_reported_not_hidden(monkeypatch, plaque, method, limit):
+    monkeypatch.setattr(solve_module, limit, 1)
+    result = solve(plaque[0], pixel_size_mm=H_MM, rtol=1e-14, method=method)
+    assert not result.converged[0] and result.iterations[0] == 1 and result.residual[0] > 1e-14
+
+
+def test_direct_and_amg_solvers_agree(plaque):
+    mask, result = plaque
+    amg = solve(mask, pixel_size_mm=H_MM, rtol=TIGHT, method="amg")
+    direct = solve(mask, pixel_size_mm=H_MM, rtol=TIGHT, method="direct")
+    assert amg.converged[0] and direct.converged[0] and direct.iterations[0] <= 5 < amg.iterations[0]
+    close(amg.max_principal[0], direct.max_principal[0])
 
 
 @pytest.mark.parametrize("kwargs, words", [
@@ -119,6 +128,7 @@ def test_non_convergence_is_reported_not_hidden(monkeypatch, plaque):
     (dict(pixel_size_mm=H_MM, materials={Label.FIBROUS: (1000.0, 0.5)}), "Poisson"),
     (dict(pixel_size_mm=H_MM, materials={Label.LUMEN: (1.0, 0.3)}), "LUMEN"),
     (dict(pixel_size_mm=H_MM, device="tpu"), "device"),
+    (dict(pixel_size_mm=H_MM, method="cholesky"), "method"),
 ])
 def test_bad_parameters_raise_naming_the_problem(kwargs, words):
     with pytest.raises(ValueError, match=words):

@@ -6,7 +6,7 @@ import numpy as np
 from .. import __version__
 from ..units import DEFAULT_PRESSURE_KPA
 from .materials import resolve_materials
-from .solve import StressResult, check_parameters, solve
+from .solve import METHODS, StressResult, check_parameters, solve
 
 _DEVICES = ("cpu", "cuda", "auto")
 
@@ -28,18 +28,21 @@ class Labeller:
     """
 
     def __init__(self, pixel_size_mm: float, *, pressure_kpa: float = DEFAULT_PRESSURE_KPA, materials=None,
-                 device: str = "cpu", rtol: float = 1e-6):
+                 device: str = "cpu", rtol: float = 1e-6, method: str = "auto"):
         self.pixel_size_mm, self.pressure_kpa, self.rtol = check_parameters(pixel_size_mm, pressure_kpa, rtol)
         self.materials = {int(label): value for label, value in resolve_materials(materials).items()}
         if device not in _DEVICES:
             raise ValueError(f"device must be one of {_DEVICES}, got {device!r}")
-        self.device = device
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.device, self.method = device, method
         self.version = f"fea-q4sri-{__version__}"
         self.last_result: StressResult | None = None
 
     def __call__(self, masks) -> np.ndarray:
         result = solve(masks, pixel_size_mm=self.pixel_size_mm, pressure_kpa=self.pressure_kpa,
-                       materials=self.materials, device=self.device, rtol=self.rtol)
+                       materials=self.materials, device=self.device, rtol=self.rtol,
+                       method=self.method)
         self.last_result = result
         return np.nan_to_num(result.max_principal, nan=0.0).astype(np.float32, copy=False)
 

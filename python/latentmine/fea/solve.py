@@ -32,13 +32,16 @@ from ..labels import TISSUES, Label
 from ..units import DEFAULT_PRESSURE_KPA
 from .assembly import assemble, lame_tables, stiffness_table
 from .materials import resolve_materials
-from .solver import amg_preconditioner, projected_cg, rigid_body_modes
+from .solver import DIRECT_MAX_DOFS, amg_preconditioner, direct_solve, projected_cg, rigid_body_modes
 from .validate import check_masks
 
 #: Peri-luminal band searched for PSS: pixels this many 4-connected steps from the lumen.
 PSS_BAND_PIXELS = (2, 3)
 #: CG iteration limit; a solve that reaches it reports ``converged=False``.
 MAX_ITERATIONS = 2000
+#: Refinement steps allowed after the sparse LU.
+MAX_REFINEMENTS = 10
+METHODS = ("auto", "direct", "amg")
 # Node averaging then pixel averaging is a separable [1 2 1] / 4 kernel.
 _SMOOTHING = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0])
 
@@ -113,24 +116,31 @@ def plaque_structural_stress(stress: np.ndarray, mask: np.ndarray, band=PSS_BAND
     return float(np.max(principal[near]))
 
 
-def solve_one(mask, table, lam, mu, *, pixel_size_mm, pressure_kpa, rtol, full_grid=False):
-    """Displacements, stress planes (6, H, W) and solver report of one validated mask."""
+def solve_one(mask, table, lam, mu, *, pixel_size_mm, pressure_kpa, rtol, full_grid=False, method="auto"):
+    """Stress planes (6, H, W), iterations and relative residual of one validated mask."""
     system = assemble(mask, table, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, full_grid=full_grid)
     modes = rigid_body_modes(system.pattern.node_id, system.components)
     # One BLAS thread: the solver's dense work is tiny (rigid-mode projections,
     # the coarsest AMG level) and threaded BLAS on a busy 2-core machine made
     # the whole solve ten times slower (docs/fea.md).
     with threadpool_limits(limits=1, user_api="blas"):
-        preconditioner = amg_preconditioner(system.stiffness, modes)
-        u, iterations, residual = projected_cg(system.stiffness, system.load, preconditioner, modes,
-                                               rtol=rtol, maxiter=MAX_ITERATIONS)
+        # The ersatz voids of a full grid have eigenvalues near the LU's shift:
+        # refinement would crawl there, so "auto" takes AMG-CG for full grids.
+        small = system.load.size <= DIRECT_MAX_DOFS and not full_grid
+        if method == "direct" or (method == "auto" and small):
+            u, iterations, residual = direct_solve(system.stiffness, system.load, modes, rtol=rtol,
+                                                   maxiter=MAX_REFINEMENTS)
+        else:
+            preconditioner = amg_preconditioner(system.stiffness, modes)
+            u, iterations, residual = projected_cg(system.stiffness, system.load, preconditioner, modes,
+                                                   rtol=rtol, maxiter=MAX_ITERATIONS)
     planes = core().fea_recover_stress(system.material, mask, lam, mu, system.pattern.node_id, u,
                                        float(pixel_size_mm))
     return planes, iterations, residual
 
 
 def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE_KPA, materials=None,
-          device: str = "cpu", rtol: float = 1e-6, progress: bool = False) -> StressResult:
+          device: str = "cpu", rtol: float = 1e-6, method: str = "auto", progress: bool = False) -> StressResult:
     """Stress maps of ``(H, W)`` or ``(N, H, W)`` masks under luminal pressure.
 
     Parameters
@@ -149,8 +159,14 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     device : {"cpu", "cuda", "auto"}
         "cuda" runs :mod:`latentmine.fea.gpu` (imported only then).
     rtol : float
-        Relative residual at which CG stops; a solve that does not reach it
-        within ``MAX_ITERATIONS`` reports ``converged=False``.
+        Relative residual ``||f - K u|| / ||f||`` to reach; a solve that does
+        not reach it (``MAX_ITERATIONS`` CG iterations or ``MAX_REFINEMENTS``
+        refinement steps) reports ``converged=False``.
+    method : {"auto", "direct", "amg"}
+        CPU solver: sparse LU with iterative refinement ("direct"),
+        AMG-preconditioned projected CG ("amg"), or "direct" up to
+        ``DIRECT_MAX_DOFS`` unknowns and "amg" above ("auto"). ``iterations``
+        counts refinement steps or CG iterations.
     progress : bool
         Show a progress bar on stderr.
 
@@ -167,6 +183,8 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     """
     pixel_size_mm, pressure_kpa, rtol = check_parameters(pixel_size_mm, pressure_kpa, rtol)
     table_materials = resolve_materials(materials)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     masks = check_masks(masks)
     if resolve_device(device) == "cuda":
         from . import gpu  # written for CUDA devices only; imported lazily
@@ -181,7 +199,8 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     for i in tqdm(range(n), desc="fea", unit="mask", disable=not progress):
         start = time.perf_counter()
         planes[:, i], report["iterations"][i], report["residual"][i] = solve_one(
-            masks[i], table, lam, mu, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, rtol=rtol)
+            masks[i], table, lam, mu, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, rtol=rtol,
+            method=method)
         report["pss"][i] = plaque_structural_stress(planes[:, i], masks[i])
         report["seconds"][i] = time.perf_counter() - start
     return StressResult(*planes, **report, converged=report["residual"] <= rtol)

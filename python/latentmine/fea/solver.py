@@ -1,4 +1,4 @@
-"""Conjugate gradients on the singular, traction-only system, preconditioned by AMG.
+"""Solvers for the singular, traction-only system: sparse LU with refinement, or AMG-preconditioned CG.
 
 With only tractions on its boundary, each body floats: the stiffness matrix K
 has the rigid-body modes (two translations and one rotation per body) as its
@@ -14,12 +14,19 @@ solving singular systems", J Comput Appl Math 24, 1988).
 The preconditioner is one V-cycle of smoothed aggregation AMG (Vanek, Mandel
 and Brezina, Computing 56, 1996) from pyamg, given the rigid-body modes of the
 masked domain as near-null space.
+
+For systems up to ``DIRECT_MAX_DOFS`` a sparse LU (SuperLU, minimum degree on
+A^T + A) of the same uniformly shifted matrix, followed by iterative
+refinement on the unshifted one, is faster on these machines (64^2: 21 ms
+against 67 ms for AMG-CG; 256^2: about equal) and does not slow down as
+nu -> 1/2, where AMG-CG needs hundreds of iterations (docs/fea.md).
 """
 from __future__ import annotations
 
 import numpy as np
 import pyamg
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 #: pyamg options, chosen by measurement (docs/fea.md): the default candidate
 #: improvement (Gauss-Seidel sweeps on B) costs setup time and buys nothing
@@ -63,8 +70,20 @@ def rigid_body_modes(node_id: np.ndarray, components: np.ndarray) -> np.ndarray:
     return modes / norms
 
 
-#: Relative shift of the matrix the AMG hierarchy is built from.
+#: Relative shift of the matrix the AMG hierarchy and the LU are built from.
 PRECONDITIONER_SHIFT = 1e-8
+#: Largest system solved by sparse LU when the method is "auto".
+DIRECT_MAX_DOFS = 64_000
+
+
+def _shifted(stiffness):
+    """``stiffness + s I``, s = ``PRECONDITIONER_SHIFT`` times the mean diagonal.
+
+    The same shift on every DOF keeps the 2 x 2 nodal blocks and makes the
+    matrix (and every AMG level) non-singular.
+    """
+    shift = PRECONDITIONER_SHIFT * stiffness.diagonal().mean()
+    return stiffness + sp.identity(stiffness.shape[0], format="csr") * shift
 
 
 def amg_preconditioner(stiffness: sp.csr_matrix, modes: np.ndarray, options=None):
@@ -128,3 +147,25 @@ def projected_cg(stiffness, load, preconditioner, modes, *, rtol=1e-6, maxiter=1
         iterations += 1
     u = project(u)
     return u, iterations, float(np.linalg.norm(load - stiffness @ u) / norm)
+
+
+def direct_solve(stiffness, load, modes, *, rtol=1e-6, maxiter=10):
+    """Sparse LU of the shifted matrix, then iterative refinement of the singular system.
+
+    Each step solves the shifted system for the residual and removes the
+    rigid-body part; the error shrinks by about shift / (smallest non-zero
+    eigenvalue) per step. Returns ``(u, steps, relative residual)`` like
+    :func:`projected_cg`.
+    """
+    norm = np.linalg.norm(load)
+    u = np.zeros_like(load)
+    if norm == 0.0:
+        return u, 0, 0.0
+    factor = spla.splu(_shifted(stiffness).tocsc(), permc_spec="MMD_AT_PLUS_A", options=dict(SymmetricMode=True))
+    residual, steps = load, 0
+    while steps < maxiter and np.linalg.norm(residual) > rtol * norm:
+        step = factor.solve(residual)
+        u += step - modes @ (modes.T @ step)
+        residual = load - stiffness @ u
+        steps += 1
+    return u, steps, float(np.linalg.norm(residual) / norm)
