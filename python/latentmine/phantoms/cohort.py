@@ -78,7 +78,12 @@ def generate(n: int, *, size: int = 128, seed: int = 0, progress: bool = False, 
         rng = np.random.default_rng([int(seed), start // BLOCK])
         block = draw(rng, BLOCK, settings, size)
         block_masks, depth = rasterise(block, size, settings)
-        block_images, wire = render(block_masks, depth, rng, settings)
+        # Frames larger than 256 px are rendered a few at a time to bound memory.
+        step = max(1, BLOCK * 256 ** 2 // size ** 2)
+        rendered = [render(block_masks[lo:lo + step], depth[lo:lo + step], rng, settings)
+                    for lo in range(0, BLOCK, step)]
+        block_images = np.concatenate([frames for frames, _ in rendered])
+        wire = [angle for _, angles in rendered for angle in angles]
         stop = min(start + BLOCK, n)
         images[start:stop] = block_images[:stop - start]
         masks[start:stop] = block_masks[:stop - start]
