@@ -35,12 +35,9 @@ def register(subparsers):
                         help="override a generator parameter, VALUE in JSON, e.g. plaque_burden=[0.6,0.8] "
                              "(repeatable; see latentmine.phantoms.PhantomParams)")
     parser.add_argument("--sheet-rows", type=int, default=8, help="rows in the contact sheet (default 8)")
-    try:
-        from ..parallel import add_executor_arguments
-    except ImportError:  # the parallel package is optional at parse time
-        pass
-    else:
-        add_executor_arguments(parser)
+    from ..parallel import add_executor_arguments
+
+    add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -98,10 +95,8 @@ def _parse_params(items) -> dict:
 
 
 def _make_labeller(pixel_size_mm):
-    try:
-        from ..fea import Labeller
-    except ImportError as error:
-        raise ValueError(f"--label needs the finite-element labeller (latentmine.fea.Labeller): {error}") from None
+    from ..fea import Labeller
+
     return Labeller(pixel_size_mm=pixel_size_mm)
 
 
