@@ -86,6 +86,24 @@ def test_interrupted_overwrite_keeps_the_old_dataset(saved, monkeypatch):
     assert _folders(path.parent) == ["ds"]  # the partial copy is gone
 
 
+def test_failed_rename_into_place_restores_the_old_dataset(saved, monkeypatch):
+    from latentmine.data import dataset as module
+
+    path, images, masks, _ = saved
+    real = os.replace
+
+    def refuse_staging(src, dst):
+        if ".tmp-" in str(src) and str(dst) == str(path):
+            raise OSError("rename failed (simulated)")
+        return real(src, dst)
+
+    monkeypatch.setattr(module.os, "replace", refuse_staging)
+    with pytest.raises(OSError, match="simulated"):
+        save_dataset(path, images[:2], masks[:2], pixel_size_mm=0.3, overwrite=True)
+    monkeypatch.undo()
+    assert len(load_dataset(path)) == 6 and _folders(path.parent) == ["ds"]
+
+
 def test_interrupted_new_dataset_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
     images, masks, _ = _arrays(3)
     _fail_after(monkeypatch, 1)
