@@ -127,7 +127,7 @@ def test_the_finite_element_labeller_gives_the_serial_labels_on_the_cluster(clus
     assert batch.status.tolist() == ["ok"] * 4
     # Equal to the solver's tolerance, not bit for bit: pyamg draws its spectral-radius estimate
     # from NumPy's global random state, so even two calls in one process differ in the last bits.
-    np.testing.assert_allclose(batch.stress, serial, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(batch.stress, serial, rtol=1e-4, atol=1e-4 * serial.max())
     np.testing.assert_array_equal(batch.seconds > 0, True)  # the solver's own timings came back
     assert serial.max() > 10.0  # kPa: real stresses, not an empty field
 
