@@ -260,3 +260,30 @@ def test_a_shared_cohort_is_prepared_once(tmp_path):
     run_study_outputs(FAKE.with_overrides({"shared_cohort": "true"}), tmp_path, cell_fn=fake_cell,
                       prepare_fn=fake_prepare, progress=False)
     assert [e for e in _executions(tmp_path) if e.startswith("prepare")] == ["prepare 0"]
+
+
+class CountingTool:
+    """A labelling tool that records what it was asked to label."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, masks):
+        self.calls.append(len(masks))
+        return np.asarray(masks, np.float32) * 10
+
+
+def test_pool_labels_are_replayed_and_other_masks_go_to_the_tool():
+    from latentmine.study.cells import PoolLabels
+
+    pool = np.arange(3 * 4, dtype=np.uint8).reshape(3, 2, 2) % 5
+    stored = np.full((3, 2, 2), 7.0, np.float32) * np.arange(1, 4)[:, None, None]
+    tool = CountingTool()
+    labeller = PoolLabels(tool, pool, stored, np.array([0.5, 1.5, 2.5]))
+    decoded = np.full((1, 2, 2), 4, np.uint8)
+    labels = labeller(np.concatenate([pool[[2, 0]], decoded]))
+    np.testing.assert_array_equal(labels[:2], stored[[2, 0]])
+    np.testing.assert_array_equal(labels[2], 40.0)
+    assert tool.calls == [1]  # only the decoded mask was labelled
+    assert labeller.last_result.seconds[:2].tolist() == [2.5, 0.5] and labeller.last_result.seconds[2] >= 0
+    assert labeller.version == "CountingTool"

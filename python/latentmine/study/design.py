@@ -200,8 +200,12 @@ PRESETS = {
         sizes=(8, 16, 24), per_round=8, acquisition_epochs=1, repeats=2, shared_cohort=True,
         f_iterations=10, batch_size=8, f_width=4, vae_epochs=40, vae_width=8, latent_dim=16,
         loop={"initial_strategy": "random"}),
-    # The committed real run: fits ~25 min on a shared 2-core CPU.
-    "default": StudyConfig(name="default"),
+    # The committed real run: fits ~25 min on a shared 2-core CPU (docs/study.md).
+    "default": StudyConfig(
+        name="default", image_size=64, pool_size=500, validation_size=100, test_size=100,
+        sizes=(25, 50, 100, 200, 400), per_round=25, acquisition_epochs=1, repeats=5,
+        shared_cohort=True, f_iterations=300, batch_size=16, f_width=8, vae_epochs=30,
+        vae_width=8, latent_dim=32),
     # The paper-scale cohort, meant for a GPU.
     "paper": StudyConfig(
         name="paper", image_size=128, pool_size=1200, validation_size=200, test_size=300,

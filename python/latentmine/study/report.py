@@ -121,9 +121,9 @@ def _wilcoxon(s: dict) -> str:
              f"Each strategy against `{s['baseline']}` at each size, pairing repeat *i* with repeat "
              f"*i* (`scipy.stats.wilcoxon`, two-sided, exact). With {n} repeats the smallest "
              f"attainable two-sided p-value is 2/2^{n} = {2 / 2 ** n:.4g}"
-             + (", so no result can fall below 0.05: p = 0.0625 with five repeats means that "
-                "every repeat moved the same way, which is as strong as five repeats can show."
-                if n <= 5 else ".")
+             + (", so no size can reach p < 0.05" if 2 / 2 ** n >= 0.05 else "")
+             + ("; p = 0.0625 means that every repeat moved the same way, as strong as five repeats "
+                "can show." if n == 5 else ".")
              + " *wins*: repeats where the strategy is better (lower MSE, higher accuracy)."]
     for name, by_metric in s["wilcoxon"].items():
         for metric, tests in by_metric.items():

@@ -1,0 +1,63 @@
+"""The smoke preset end to end through the command line: real phantoms, FE labels, VAE, loop, F."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from latentmine.cli import main
+from latentmine.study import preset
+from latentmine.study.runner import cell_path
+
+OUTPUTS = ("results.csv", "summary.json", "learning_curves.png", "report.md")
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study-smoke")
+    status = main(["study", "--preset", "smoke", "--out", str(out), "--serial", "--no-progress"])
+    return status, out
+
+
+def test_smoke_study_writes_every_output(smoke_run):
+    status, out = smoke_run
+    assert status == 0
+    for name in OUTPUTS:
+        assert (out / name).stat().st_size > 0, name
+    config = preset("smoke")
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    cells = {(r["strategy"], int(r["size"]), int(r["repeat"])) for r in rows}
+    assert cells == {(s, n, r) for s in config.strategies for n in config.sizes for r in range(config.repeats)}
+    report = (out / "report.md").read_text()
+    assert "latentmine study --preset smoke" in report and "0.0625" not in report  # 2 repeats: p >= 0.5
+    assert "2/2^2 = 0.5" in report
+
+
+def test_smoke_numbers_are_physical(smoke_run):
+    _, out = smoke_run
+    summary = json.loads((out / "summary.json").read_text())
+    for strategy, curves in summary["curves"].items():
+        mse, mae = np.array(curves["mse_kpa2"]["mean"]), np.array(curves["mae_kpa"]["mean"])
+        assert np.all(mse > 0) and np.all(mae > 0) and np.all(mae ** 2 <= mse + 1e-9)  # Jensen
+        assert all(0 <= a <= 1 for a in curves["accuracy"]["mean"])
+        labelling = curves["label_seconds"]["mean"]
+        assert labelling[0] > 0 and labelling == sorted(labelling), strategy
+    diagnostics = summary["diagnostics"]
+    assert diagnostics["random"]["synthetic_share"]["mean"] == 0.0       # real pool samples only
+    assert diagnostics["gradient"]["synthetic_share"]["mean"] > 0.0      # decoded samples
+    # paired design: at the first size both strategies trained on the same shared initial samples
+    first = {s: summary["curves"][s]["mse_kpa2"]["mean"][0] for s in ("random", "gradient")}
+    assert first["random"] == pytest.approx(first["gradient"])
+
+
+def test_rerunning_the_smoke_study_recomputes_nothing(smoke_run):
+    _, out = smoke_run
+    config = preset("smoke")
+    stamps = {cell: cell_path(out, *cell).stat().st_mtime_ns for cell in config.cells()}
+    assert main(["study", "--preset", "smoke", "--out", str(out), "--serial", "--no-progress"]) == 0
+    assert {cell: cell_path(out, *cell).stat().st_mtime_ns for cell in config.cells()} == stamps
+
+
+def test_a_bad_setting_is_a_clean_error(tmp_path, capsys):
+    assert main(["study", "--preset", "smoke", "--out", str(tmp_path), "--set", "colour=red"]) == 2
+    assert "unknown study setting 'colour'" in capsys.readouterr().err
