@@ -1,6 +1,7 @@
 """Per-stage timings of one CPU label, and the AMG variants tried (docs/fea.md).
 
     PYTHONPATH=python .venv/bin/python benchmarks/profile_fea.py [--size 256] [--repeats 5] [--variants]
+        [--threaded-blas]
 
 Prints median milliseconds of each stage of ``latentmine.fea.solve(method="amg")``
 on the example plaque: assembly, rigid-body modes, AMG setup, projected CG,
@@ -82,10 +83,12 @@ def main():
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--variants", action="store_true")
+    parser.add_argument("--threaded-blas", action="store_true",
+                        help="leave BLAS threads as they are (latentmine.fea.solve caps them at one)")
     args = parser.parse_args()
     mask, materials = plaque_mask(args.size), resolve_materials(None)
     print(f"plaque {args.size}^2, {int((mask >= 2).sum())} wall pixels, load average {os.getloadavg()}")
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=None if args.threaded_blas else 1, user_api="blas"):
         runs = [stages(mask, materials) for _ in range(args.repeats)]
         times = np.median([r[0] for r in runs], axis=0)
         names = ["assembly", "rigid modes", "AMG setup", "projected CG", "stress recovery", "PSS"]
