@@ -20,7 +20,7 @@ from . import acquired
 from .config import LoopConfig
 from .evaluate import evaluate
 from .gate import gate
-from .plots import save_learning_curve, save_pair_grid
+from .plots import compare_learning_curves, save_pair_grid
 from .samples import Samples, as_samples
 from .store import RunStore
 
@@ -304,8 +304,8 @@ class SuggestiveLoop:
                 "t_eval": eval_seconds}
 
     def _save_plots(self, r: int) -> None:
-        save_learning_curve(self.run_dir / "plots" / "learning_curve.png", self._rows,
-                            f"strategy {self.config.strategy}, seed {self.config.seed}")
+        compare_learning_curves(self.run_dir / "plots" / "learning_curve.png", {self.config.strategy: self._rows},
+                                f"{self.run_dir.name}: seed {self.config.seed}")
         mine = [i for i, row in enumerate(self._provenance) if row["round"] == r][:8]
         if mine:
             t = self._train

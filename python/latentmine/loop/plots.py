@@ -43,18 +43,37 @@ def save_pair_grid(path, rows, *, stress=None) -> Path:
     return storage.atomic_write_bytes(path, data)
 
 
-def save_learning_curve(path, rows: list[dict], title: str = "") -> Path:
-    """Test MAE and PSS error against the training-set size, one point per round."""
+def compare_learning_curves(path, runs: dict, title: str = "") -> Path:
+    """Learning curves of several runs ``{name: metric rows}`` on shared axes."""
     plt = _pyplot()
-    n = [row["n_train"] for row in rows]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    for ax, key, label in ((axes[0], "test_mae", "test MAE (kPa)"), (axes[1], "test_pss_error", "PSS error (kPa)")):
-        ax.plot(n, [row[key] for row in rows], "o-")
+    for name, rows in runs.items():
+        n = [row["n_train"] for row in rows]
+        axes[0].plot(n, [row["test_mae"] for row in rows], "o-", label=name)
+        axes[1].plot(n, [row["test_pss_error"] for row in rows], "o-", label=name)
+    for ax, label in zip(axes, ("test MAE (kPa)", "PSS error (kPa)")):
         ax.set_xlabel("labelled training samples")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     data = _figure_bytes(fig)
     plt.close(fig)
     return storage.atomic_write_bytes(path, data)
 
+
+def save_stress_figure(path, mask, stress, title: str = "") -> Path:
+    """A mask beside its stress map (kPa, with a colour bar)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
+    axes[0].imshow(mask, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    axes[0].set_title("mask", fontsize=9)
+    shown = axes[1].imshow(stress, cmap="magma", interpolation="nearest")
+    axes[1].set_title("max principal stress (kPa)", fontsize=9)
+    fig.colorbar(shown, ax=axes[1], fraction=0.046)
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
+    data = _figure_bytes(fig)
+    plt.close(fig)
+    return storage.atomic_write_bytes(path, data)

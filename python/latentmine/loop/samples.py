@@ -34,7 +34,7 @@ def as_samples(data, name: str, *, need_labels: bool = False) -> Samples:
     images, masks = get("images"), get("masks")
     if images is None or masks is None:
         raise ValueError(f"{name}: expected an object with images and masks, got {type(data).__name__}")
-    images, masks = np.asarray(images, np.float32), np.asarray(masks)
+    images, masks = np.array(images, np.float32), np.array(masks)  # writable copies (datasets are memory maps)
     if images.ndim != 3 or images.shape != masks.shape:
         raise ValueError(f"{name}: images and masks must be (N, H, W) of one shape, got {images.shape} "
                          f"and {masks.shape}")

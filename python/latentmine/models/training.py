@@ -42,7 +42,7 @@ def train_vae(images, masks, *, latent_dim: int = 32, beta: float = 1.0, width: 
     (:data:`VAE_CHECKPOINT`, atomic, checksummed) together with
     ``history.json``, ``reconstructions.png`` and ``samples.png``.
     """
-    images, masks = np.asarray(images, np.float32), np.asarray(masks)
+    images, masks = np.array(images, np.float32), np.array(masks)  # writable copies for torch
     _check_pairs(images, masks)
     torch.manual_seed(seed)
     model = VAE(images.shape[-1], latent_dim=latent_dim, beta=beta, width=width)
