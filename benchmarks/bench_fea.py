@@ -8,8 +8,9 @@ Groups:
 * ``fea-label-<size>`` (64, 256, 512; the example plaque of
   :func:`latentmine.fea.examples.plaque_mask`, about 28k wall pixels at 256):
   ``latentmine`` = ``latentmine.fea.solve`` with its default method (sparse LU
-  + refinement up to 64k DOFs, AMG-CG above; rtol 1e-6; with stress recovery
-  and PSS); ``latentmine_amg`` = the same with ``method="amg"``; ``skfem-spsolve`` = scikit-fem
+  in nested-dissection order + refinement up to 250k DOFs, AMG-CG above; rtol
+  1e-6; with stress recovery and PSS); ``latentmine_amg`` = the same with
+  ``method="amg"``; ``skfem-spsolve`` = scikit-fem
   assembly of the same elements (plain Q4) + ``scipy.sparse.linalg.spsolve``;
   ``pyamg-defaults`` = our matrix, ``pyamg.smoothed_aggregation_solver(A, B)``
   with default settings and ``.solve(tol=1e-6, accel="cg")``. The peers pin
@@ -118,7 +119,7 @@ def test_latentmine(benchmark, size):
             pss_kpa=float(result.pss[0]))
 
 
-@pytest.mark.parametrize("size", [64, 256])
+@pytest.mark.parametrize("size", [64, 256, 512])
 def test_latentmine_amg(benchmark, size):
     benchmark.group = f"fea-label-{size}"
     result = benchmark.pedantic(solve, args=(plaque_mask(size),),

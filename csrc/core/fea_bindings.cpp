@@ -1,6 +1,10 @@
 // Python bindings of the pixel finite-element kernels (fea_grid.hpp). Thin:
 // shape checks, allocation, then one call into the templated kernel.
 #include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <optional>
 
 #include <stdexcept>
 #include <string>
@@ -33,18 +37,24 @@ py::array_t<double> element_stiffness(double lam, double mu, bool selective) {
   return ke;
 }
 
-py::tuple grid_pattern(const Array<uint8_t>& active) {
+py::tuple grid_pattern(const Array<uint8_t>& active, const std::optional<Array<int32_t>>& numbering) {
   const Grid g = grid_of(active);
   py::array_t<int32_t> node_id({g.rows + 1, g.cols + 1});
   int64_t kept;
-  {
+  if (numbering) {
+    expect_size("node_id", numbering->size(), g.nodes());
+    std::copy(numbering->data(), numbering->data() + g.nodes(), node_id.mutable_data());
+    kept = fea::check_numbering(g, active.data(), node_id.data());
+    if (kept < 0)
+      throw std::invalid_argument("node_id must number every node of an active pixel 0..kept-1 and others -1");
+  } else {
     py::gil_scoped_release release;
     kept = fea::number_nodes(g, active.data(), node_id.mutable_data());
   }
   py::array_t<int32_t> indptr(2 * kept + 1);
   {
     py::gil_scoped_release release;
-    fea::pattern_indptr(g, active.data(), node_id.data(), indptr.mutable_data());
+    fea::pattern_indptr(g, active.data(), node_id.data(), kept, indptr.mutable_data());
   }
   py::array_t<int32_t> indices(indptr.data()[2 * kept]);
   {
@@ -111,8 +121,9 @@ py::array_t<float> recover_stress(const Array<uint8_t>& material, const Array<ui
 void register_fea(py::module_& m) {
   m.def("fea_element_stiffness", &element_stiffness, py::arg("lam"), py::arg("mu"), py::arg("selective") = true,
         "8 x 8 plane-strain stiffness of a square pixel (h-independent); selective reduced integration or plain Q4.");
-  m.def("fea_grid_pattern", &grid_pattern, py::arg("active"),
-        "(node_id, indptr, indices): node numbering (H+1, W+1) and CSR pattern of the active pixels' elements.");
+  m.def("fea_grid_pattern", &grid_pattern, py::arg("active"), py::arg("node_id") = py::none(),
+        "(node_id, indptr, indices): node numbering (H+1, W+1) and CSR pattern of the active pixels' elements. "
+        "Nodes are numbered in grid order unless node_id gives a numbering (columns are then unsorted).");
   m.def("fea_fill_values", &fill_values, py::arg("active"), py::arg("labels"), py::arg("ke_table"),
         py::arg("node_id"), py::arg("indptr"), "CSR values for the pattern of fea_grid_pattern.");
   m.def("fea_element_slots", &element_slots, py::arg("active"), py::arg("node_id"), py::arg("indptr"),

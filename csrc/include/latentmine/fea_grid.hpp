@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "latentmine/fea_element.hpp"
 
@@ -45,6 +46,24 @@ inline int64_t number_nodes(const Grid& g, const uint8_t* active, int32_t* node_
   return kept;
 }
 
+// Checks a caller's numbering: every node touched by an active element has an
+// id in [0, kept), where kept is the number of non-negative ids; returns kept,
+// or -1 when the numbering does not fit.
+inline int64_t check_numbering(const Grid& g, const uint8_t* active, const int32_t* node_id) {
+  int64_t kept = 0;
+  for (int64_t n = 0; n < g.nodes(); ++n) kept += node_id[n] >= 0;
+  for (int64_t i = 0; i <= g.rows; ++i) {
+    for (int64_t j = 0; j <= g.cols; ++j) {
+      bool touched = false;
+      for (int64_t r = i - 1; r <= i; ++r)
+        for (int64_t c = j - 1; c <= j; ++c) touched |= g.pixel_inside(r, c) && active[r * g.cols + c];
+      const int32_t k = node_id[i * g.node_cols() + j];
+      if ((touched && k < 0) || k >= kept) return -1;
+    }
+  }
+  return kept;
+}
+
 // Bit (di + 1) * 3 + (dj + 1) is set when node (i + di, j + dj) shares an
 // active element with node (i, j). Bits in increasing order are the node's
 // neighbours in increasing node id, i.e. the column order of its CSR rows.
@@ -62,17 +81,22 @@ inline int neighbour_bits(const Grid& g, const uint8_t* active, int64_t i, int64
   return bits;
 }
 
-// Row pointers of the kept-node system: indptr has 2 * kept + 1 entries.
-inline void pattern_indptr(const Grid& g, const uint8_t* active, const int32_t* node_id, int32_t* indptr) {
-  indptr[0] = 0;
+// Row pointers of the kept-node system: indptr has 2 * kept + 1 entries. Any
+// numbering works; with one other than grid order, the columns of a row are
+// unsorted (they follow the neighbours' grid order).
+inline void pattern_indptr(const Grid& g, const uint8_t* active, const int32_t* node_id, int64_t kept,
+                           int32_t* indptr) {
+  std::vector<int32_t> width(kept, 0);
   for (int64_t i = 0; i <= g.rows; ++i) {
     for (int64_t j = 0; j <= g.cols; ++j) {
       const int32_t k = node_id[i * g.node_cols() + j];
-      if (k < 0) continue;
-      const int64_t width = 2 * __builtin_popcount(neighbour_bits(g, active, i, j));
-      indptr[2 * k + 1] = static_cast<int32_t>(indptr[2 * k] + width);
-      indptr[2 * k + 2] = static_cast<int32_t>(indptr[2 * k + 1] + width);
+      if (k >= 0) width[k] = 2 * __builtin_popcount(neighbour_bits(g, active, i, j));
     }
+  }
+  indptr[0] = 0;
+  for (int64_t k = 0; k < kept; ++k) {
+    indptr[2 * k + 1] = indptr[2 * k] + width[k];
+    indptr[2 * k + 2] = indptr[2 * k + 1] + width[k];
   }
 }
 

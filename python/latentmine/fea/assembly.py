@@ -29,6 +29,7 @@ from scipy import ndimage
 from ..backend import core
 from ..labels import TISSUES, Label
 from .materials import lame_parameters
+from .ordering import nested_dissection_numbering
 
 #: Ersatz modulus of void pixels in the full-grid layout, as a fraction of
 #: the fibrous modulus.
@@ -89,9 +90,14 @@ class Pattern:
         return core().fea_element_slots(active, self.node_id, self.indptr)
 
 
-def pattern_of(active: np.ndarray) -> Pattern:
-    """Pattern of the elements where ``active`` (H, W) is non-zero."""
-    return Pattern(*core().fea_grid_pattern(np.ascontiguousarray(active, dtype=np.uint8)))
+def pattern_of(active: np.ndarray, node_id: np.ndarray | None = None) -> Pattern:
+    """Pattern of the elements where ``active`` (H, W) is non-zero.
+
+    Nodes are numbered in grid order, or as ``node_id`` (H+1, W+1) says (for
+    example :func:`~latentmine.fea.ordering.nested_dissection_numbering`);
+    the columns of a row are then not sorted.
+    """
+    return Pattern(*core().fea_grid_pattern(np.ascontiguousarray(active, dtype=np.uint8), node_id))
 
 
 @functools.lru_cache(maxsize=8)
@@ -116,17 +122,25 @@ class System:
 
 
 def assemble(mask: np.ndarray, table: np.ndarray, *, pixel_size_mm: float, pressure_kpa: float,
-             full_grid: bool = False) -> System:
-    """Stiffness (from ``table``, see :func:`stiffness_table`) and pressure load of one valid mask."""
+             full_grid: bool = False, dissect: bool = False) -> System:
+    """Stiffness (from ``table``, see :func:`stiffness_table`) and pressure load of one valid mask.
+
+    ``dissect`` numbers the nodes of the material-only system in
+    nested-dissection order (for a sparse LU) instead of grid order.
+    """
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     height, width = mask.shape
     material = np.isin(mask, TISSUES).astype(np.uint8)
     lumen = (mask == Label.LUMEN).astype(np.uint8)
     active = np.ones_like(material) if full_grid else material
-    pattern = grid_pattern(height, width) if full_grid else pattern_of(material)
+    if full_grid:
+        pattern = grid_pattern(height, width)
+    else:
+        pattern = pattern_of(material, nested_dissection_numbering(material) if dissect else None)
     native = core()
     data = native.fea_fill_values(active, mask, table, pattern.node_id, pattern.indptr)
     stiffness = sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=(pattern.dofs, pattern.dofs))
+    stiffness.has_sorted_indices = not dissect or full_grid
     load = native.fea_pressure_load(material, lumen, pattern.node_id, pattern.dofs // 2, float(pressure_kpa),
                                     float(pixel_size_mm))
     return System(stiffness, load, pattern, material, _node_components(active))

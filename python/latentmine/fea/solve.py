@@ -32,6 +32,7 @@ from ..labels import TISSUES, Label
 from ..units import DEFAULT_PRESSURE_KPA
 from .assembly import assemble, lame_tables, stiffness_table
 from .materials import resolve_materials
+from .ordering import kept_nodes
 from .solver import DIRECT_MAX_DOFS, amg_preconditioner, direct_solve, projected_cg, rigid_body_modes
 from .validate import check_masks
 
@@ -118,18 +119,20 @@ def plaque_structural_stress(stress: np.ndarray, mask: np.ndarray, band=PSS_BAND
 
 def solve_one(mask, table, lam, mu, *, pixel_size_mm, pressure_kpa, rtol, full_grid=False, method="auto"):
     """Stress planes (6, H, W), iterations and relative residual of one validated mask."""
-    system = assemble(mask, table, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, full_grid=full_grid)
+    # The ersatz voids of a full grid have eigenvalues near the LU's shift:
+    # refinement would crawl there, so "auto" takes AMG-CG for full grids.
+    small = not full_grid and 2 * int(kept_nodes(np.isin(mask, TISSUES)).sum()) <= DIRECT_MAX_DOFS
+    direct = method == "direct" or (method == "auto" and small)
+    system = assemble(mask, table, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, full_grid=full_grid,
+                      dissect=direct and not full_grid)
     modes = rigid_body_modes(system.pattern.node_id, system.components)
     # One BLAS thread: the solver's dense work is tiny (rigid-mode projections,
     # the coarsest AMG level) and threaded BLAS on a busy 2-core machine made
     # the whole solve ten times slower (docs/fea.md).
     with threadpool_limits(limits=1, user_api="blas"):
-        # The ersatz voids of a full grid have eigenvalues near the LU's shift:
-        # refinement would crawl there, so "auto" takes AMG-CG for full grids.
-        small = system.load.size <= DIRECT_MAX_DOFS and not full_grid
-        if method == "direct" or (method == "auto" and small):
+        if direct:
             u, iterations, residual = direct_solve(system.stiffness, system.load, modes, rtol=rtol,
-                                                   maxiter=MAX_REFINEMENTS)
+                                                   maxiter=MAX_REFINEMENTS, ordered=not full_grid)
         else:
             preconditioner = amg_preconditioner(system.stiffness, modes)
             u, iterations, residual = projected_cg(system.stiffness, system.load, preconditioner, modes,
@@ -165,7 +168,7 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     method : {"auto", "direct", "amg"}
         CPU solver: sparse LU with iterative refinement ("direct"),
         AMG-preconditioned projected CG ("amg"), or "direct" up to
-        ``DIRECT_MAX_DOFS`` unknowns and "amg" above ("auto"). ``iterations``
+        ``DIRECT_MAX_DOFS`` (250k) unknowns and "amg" above ("auto"). ``iterations``
         counts refinement steps or CG iterations.
     progress : bool
         Show a progress bar on stderr.
