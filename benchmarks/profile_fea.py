@@ -1,10 +1,11 @@
 """Per-stage timings of one CPU label, and the AMG variants tried (docs/fea.md).
 
     PYTHONPATH=python .venv/bin/python benchmarks/profile_fea.py [--size 256] [--repeats 5] [--variants]
-        [--threaded-blas]
+        [--method direct|amg] [--threaded-blas]
 
-Prints median milliseconds of each stage of ``latentmine.fea.solve(method="amg")``
-on the example plaque: assembly, rigid-body modes, AMG setup, projected CG,
+Prints median milliseconds of each stage of ``latentmine.fea.solve`` (``--method``
+direct, the default up to 250k DOFs, or amg) on the example plaque: assembly,
+rigid-body modes, AMG setup, solve (projected CG, or sparse LU + refinement),
 stress recovery and PSS. With ``--variants``, also setup/solve/iterations of
 the pyamg configurations compared when choosing ``AMG_OPTIONS``, and the
 sparse LU path.
@@ -38,7 +39,7 @@ VARIANTS = {
 }
 
 
-def stages(mask, materials):
+def stages(mask, materials, method):
     table = stiffness_table(materials)
     lam, mu = lame_tables(materials)
     clock = [time.perf_counter()]
@@ -46,13 +47,18 @@ def stages(mask, materials):
     def tick():
         clock.append(time.perf_counter())
 
-    system = assemble(mask, table, pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE)
+    direct = method == "direct"
+    system = assemble(mask, table, pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, dissect=direct)
     tick()
     modes = rigid_body_modes(system.pattern.node_id, system.components)
     tick()
-    preconditioner = amg_preconditioner(system.stiffness, modes)
-    tick()
-    u, iterations, _ = projected_cg(system.stiffness, system.load, preconditioner, modes, rtol=1e-6)
+    if direct:
+        tick()  # no separate setup: the factorisation is part of the solve
+        u, iterations, _ = direct_solve(system.stiffness, system.load, modes, rtol=1e-6, ordered=True)
+    else:
+        preconditioner = amg_preconditioner(system.stiffness, modes)
+        tick()
+        u, iterations, _ = projected_cg(system.stiffness, system.load, preconditioner, modes, rtol=1e-6)
     tick()
     planes = core().fea_recover_stress(system.material, mask, lam, mu, system.pattern.node_id, u, PIXEL_MM)
     tick()
@@ -74,14 +80,22 @@ def variants(mask, materials):
               f"{iterations:4d} iterations")
     start = time.perf_counter()
     _, steps, _ = direct_solve(system.stiffness, system.load, modes, rtol=1e-6)
-    print(f"  {'sparse LU (SuperLU) + refinement':52s} total {1e3 * (time.perf_counter() - start):6.0f} ms  "
+    print(f"  {'SuperLU, minimum degree (grid numbering)':52s} total {1e3 * (time.perf_counter() - start):6.0f} ms  "
           f"{steps:4d} refinement steps")
+    start = time.perf_counter()
+    dissected = assemble(mask, stiffness_table(materials), pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE,
+                         dissect=True)
+    modes = rigid_body_modes(dissected.pattern.node_id, dissected.components)
+    _, steps, _ = direct_solve(dissected.stiffness, dissected.load, modes, rtol=1e-6, ordered=True)
+    print(f"  {'SuperLU, nested dissection (chosen), with assembly':52s} total "
+          f"{1e3 * (time.perf_counter() - start):6.0f} ms  {steps:4d} refinement steps")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--method", choices=["direct", "amg"], default="direct")
     parser.add_argument("--variants", action="store_true")
     parser.add_argument("--threaded-blas", action="store_true",
                         help="leave BLAS threads as they are (latentmine.fea.solve caps them at one)")
@@ -89,12 +103,13 @@ def main():
     mask, materials = plaque_mask(args.size), resolve_materials(None)
     print(f"plaque {args.size}^2, {int((mask >= 2).sum())} wall pixels, load average {os.getloadavg()}")
     with threadpool_limits(limits=None if args.threaded_blas else 1, user_api="blas"):
-        runs = [stages(mask, materials) for _ in range(args.repeats)]
+        runs = [stages(mask, materials, args.method) for _ in range(args.repeats)]
         times = np.median([r[0] for r in runs], axis=0)
-        names = ["assembly", "rigid modes", "AMG setup", "projected CG", "stress recovery", "PSS"]
+        names = ["assembly", "rigid modes", "AMG setup", "solve", "stress recovery", "PSS"]
         for name, ms in zip(names, times):
             print(f"  {name:16s} {ms:8.1f} ms")
-        print(f"  {'total':16s} {times.sum():8.1f} ms  ({runs[0][1]} CG iterations)")
+        steps = "refinement steps" if args.method == "direct" else "CG iterations"
+        print(f"  {'total':16s} {times.sum():8.1f} ms  ({runs[0][1]} {steps})")
         if args.variants:
             variants(mask, materials)
 
