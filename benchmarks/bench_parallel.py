@@ -48,11 +48,12 @@ def labeller(cohort):
     return Labeller(pixel_size_mm=cohort.pixel_size_mm)
 
 
-def _record(benchmark, name, **info):
+def _record(benchmark, name, *, cores_obtained, **info):
     _medians[name] = benchmark.stats.stats.median
     benchmark.extra_info.update(
         masks=N_MASKS, size=SIZE, usable_cpus=usable_cpus(), loadavg_after=os.getloadavg(),
-        seconds_per_mask=_medians[name] / N_MASKS, **info)
+        seconds_per_mask=_medians[name] / N_MASKS, cores_obtained=cores_obtained,
+        cpu_seconds_per_mask=cores_obtained * benchmark.stats.stats.mean / N_MASKS, **info)
     if name != "single-process" and "single-process" in _medians:
         benchmark.extra_info["speedup_vs_single_process"] = _medians["single-process"] / _medians[name]
 

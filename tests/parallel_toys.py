@@ -39,8 +39,8 @@ def toy_stress(masks):
 class ToyLabeller:
     """Labels like :func:`toy_stress`, misbehaving on the samples in ``victims``.
 
-    mode: "" (never), "exit-once" (the worker process exits), "raise" (always
-    raises), "hang-once" (sleeps ``hang`` seconds).  With ``log_dir``, every
+    mode: "" (never), "exit-once" (the worker process exits), "exit" (exits
+    every time), "raise" (always raises), "hang-once" (sleeps ``hang`` seconds).  With ``log_dir``, every
     labelled sample appends a line to ``log_dir/<id>``.  ``delay`` seconds
     of sleep per sample let every worker of a pool take a share.
     """
@@ -63,6 +63,8 @@ class ToyLabeller:
     def _misbehave(self, sample):
         if self.mode == "raise":
             raise ValueError(f"sample {sample} is poison")
+        if self.mode == "exit":
+            os._exit(3)
         if self.mode in ("exit-once", "hang-once"):
             marker = self.marker_dir / f"{self.mode}-{sample}"
             if marker.exists():

@@ -1,8 +1,9 @@
 """Labelling on the local process pool: order, exactness, thread caps, bad input, CLI flags."""
 import argparse
 import math
+import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -27,6 +28,49 @@ def test_local_pool_labels_in_order_and_equals_serial():
     assert batch.attempts.tolist() == [1] * 37
     assert len(set(batch.workers)) == 2  # both processes took chunks
     assert np.all(batch.seconds >= 0)
+
+
+def test_a_dying_pool_worker_loses_nothing(tmp_path):
+    masks = toy_masks(16)
+    labeller = ToyLabeller("exit-once", victims={3, 11}, marker_dir=tmp_path, delay=0.01)
+    with LocalProcessPool(2) as pool:
+        batch = label_many(masks, labeller, executor=pool, chunk_size=4, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exit-once-11", "exit-once-3"]
+    np.testing.assert_array_equal(batch.stress, toy_stress(masks))
+    assert batch.status.tolist() == ["ok"] * 16
+    assert batch.attempts[3] >= 2 and batch.attempts[11] >= 2
+
+
+def test_a_sample_that_always_kills_its_worker_is_isolated_and_recorded():
+    masks = toy_masks(8)
+    with LocalProcessPool(2) as pool:
+        batch = label_many(masks, ToyLabeller("exit", victims={5}), executor=pool, chunk_size=4,
+                           retries=1, progress=False)
+    assert batch.failed.tolist() == [5]
+    assert batch.reasons[5] == "worker process died (BrokenProcessPool)"
+    keep = np.arange(8) != 5
+    np.testing.assert_array_equal(batch.stress[keep], toy_stress(masks)[keep])
+    assert batch.attempts[5] >= 4 and batch.attempts[0] <= 2  # 4 -> 2 -> 1, once more alone
+
+
+def test_a_plain_process_pool_that_breaks_fails_the_rest_with_the_reason(tmp_path):
+    masks = toy_masks(8)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        batch = label_many(masks, ToyLabeller("exit", victims={0}), executor=pool, chunk_size=2,
+                           progress=False)
+    assert "pending" not in batch.status.tolist()  # nothing is lost
+    assert 0 in batch.failed and all("cannot be restarted" in batch.reasons[i] for i in batch.failed)
+    ok = batch.ok
+    np.testing.assert_array_equal(batch.stress[ok], toy_stress(masks)[ok])
+
+
+def test_a_hung_pool_worker_times_out_and_the_pool_is_recycled(tmp_path):
+    masks = toy_masks(8)
+    labeller = ToyLabeller("hang-once", victims={6}, marker_dir=tmp_path, hang=120)
+    with LocalProcessPool(2) as pool:
+        batch = label_many(masks, labeller, executor=pool, chunk_size=4, timeout=3, progress=False)
+    np.testing.assert_array_equal(batch.stress, toy_stress(masks))
+    assert batch.status.tolist() == ["ok"] * 8 and batch.attempts[6] >= 2
 
 
 def test_default_executor_and_any_executor_give_the_same_labels():
