@@ -78,7 +78,7 @@ def test_presets_are_valid_and_ordered_by_scale():
     smoke, default, paper = preset("smoke"), preset("default"), preset("paper")
     assert smoke.sizes[-1] < default.sizes[-1] < paper.sizes[-1]
     assert 64 <= default.image_size <= 96 and default.repeats == 5
-    assert paper.pool_size >= 1200 and paper.image_size >= 128
+    assert paper.pool_size + paper.validation_size + paper.test_size == 1200 and paper.image_size >= 128
     assert default.strategies == ("random", "gradient")
 
 
