@@ -67,9 +67,11 @@ def test_same_seed_same_run_other_seed_other_run(tmp_path):
     assert [row["test_mse"] for row in runs[0]] != [row["test_mse"] for row in runs[2]]
 
 
-def test_budget_in_samples_stops_the_run(tmp_path):
+def test_budgets_in_samples_and_labeller_seconds_stop_the_run(tmp_path):
     rows = make(tmp_path, strategy="random", rounds=5, budget_samples=10).run(progress=False)
     assert [row["n_train"] for row in rows] == [4, 8, 10]
+    rows = make(tmp_path, name="seconds", strategy="random", rounds=5, budget_seconds=1e-9).run(progress=False)
+    assert [row["n_train"] for row in rows] == [4] and rows[0]["label_seconds"] > 1e-9
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -59,6 +59,7 @@ class LoopConfig:
     trust_radius: float | None = None
     max_norm: float | None = None
     noise_std: float = 0.0
+    resample_noise: float = 0.25
     label_target: str = "seed"
     mc_samples: int = 8
     candidates: int | None = 512
@@ -87,7 +88,7 @@ class LoopConfig:
         for key in ("lr", "label_scale", "step_size"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"LoopConfig.{key} must be > 0, got {getattr(self, key)!r}")
-        for key in ("noise_std", "peak_weight"):
+        for key in ("noise_std", "resample_noise", "peak_weight"):
             if not getattr(self, key) >= 0:
                 raise ValueError(f"LoopConfig.{key} must be >= 0, got {getattr(self, key)!r}")
         for key in ("trust_radius", "max_norm", "budget_seconds", "budget_samples", "candidates"):

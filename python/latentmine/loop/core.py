@@ -196,7 +196,7 @@ class SuggestiveLoop:
         strategy, ctx, rng, need = get_strategy(name), self._context(r), self._rng(r, 0), self._request(r)
         parts, reasons, rejected, attempts, timing = [], Counter(), 0, 0, Counter()
         while need > 0 and attempts < self.config.max_attempts:
-            start = perf_counter()
+            start, ctx.attempt = perf_counter(), attempts
             proposals = strategy.propose(ctx, need, rng)
             timing["propose"] += perf_counter() - start
             attempts += 1

@@ -76,6 +76,8 @@ class Context:
     rejected in this round. ``train_*`` is the labelled training set (labels in
     kPa). ``target`` is F, ``loss`` its per-sample loss, ``options`` the loop
     configuration (step size, steps, ...). ``cache`` lives for one loop run.
+    ``attempt`` counts the proposal calls made so far in this round (0 first;
+    later calls replace samples the gate rejected).
     """
 
     generator: Any
@@ -94,6 +96,7 @@ class Context:
     labeller: Callable | None = None
     round: int = 0
     cache: dict = field(default_factory=dict)
+    attempt: int = 0
 
 
 @runtime_checkable

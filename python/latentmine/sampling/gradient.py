@@ -12,8 +12,9 @@ loss lands on samples F gets wrong, which are then labelled. Two samplers:
 
 Options (read from ``ctx.options``): ``step_size``, ``steps``,
 ``trust_radius`` (``||z' - z|| <= r``), ``max_norm`` (``||z'|| <= R``),
-``noise_std`` and ``label_target`` ("seed": ``y`` is the seed's own label;
-"decoded": ``y`` is a fresh label of the decoded seed mask ``G_mask(z)``).
+``noise_std`` (``resample_noise`` if larger when replacing gate rejections),
+and ``label_target`` ("seed": ``y`` is the seed's own label; "decoded": ``y``
+is a fresh label of the decoded seed mask ``G_mask(z)``).
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def latent_gradient(ctx: Context, z: torch.Tensor, labels: torch.Tensor, masks: 
 def ascend(ctx: Context, z0: torch.Tensor, labels, masks, rng: np.random.Generator):
     """``options.steps`` normalised gradient steps from ``z0``; returns ``(z', ||g(z0)||)``."""
     opts = ctx.options
+    noise = opts.noise_std if ctx.attempt == 0 else max(opts.noise_std, opts.resample_noise)
     generator = torch_generator(rng)
     z, first_norm = z0, None
     for _ in range(opts.steps):
@@ -56,7 +58,7 @@ def ascend(ctx: Context, z0: torch.Tensor, labels, masks, rng: np.random.Generat
         if first_norm is None:
             first_norm = grad.norm(dim=1)
         z = latent_step(z.contiguous(), grad.contiguous(), opts.step_size, max_norm=opts.max_norm,
-                        noise_std=opts.noise_std, generator=generator)
+                        noise_std=noise, generator=generator)
     if opts.trust_radius is not None:
         offset = z - z0
         length = offset.norm(dim=1, keepdim=True)
