@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -70,7 +70,6 @@ class StressResult:
     residual: np.ndarray
     converged: np.ndarray
     seconds: np.ndarray
-    notes: list = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.pss)
