@@ -165,7 +165,7 @@ from parallel_toys import ToyLabeller, toy_masks
 if __name__ == "__main__":
     journal, log, out = sys.argv[1:4]
     with LocalProcessPool(2) as pool:
-        batch = label_many(toy_masks(16), ToyLabeller(log_dir=log, delay=0.1), executor=pool,
+        batch = label_many(toy_masks(16), ToyLabeller(log_dir=log, delay=0.05), executor=pool,
                            chunk_size=2, journal=journal, progress=False)
     np.save(out, batch.stress)
 """
@@ -205,7 +205,7 @@ def prepare(config, cohort, out):
 def cell(config, strategy, repeat, out):
     with open(os.path.join(out, "executions.log"), "a") as log:
         log.write(f"{strategy} {repeat}\\n")
-    time.sleep(0.4)
+    time.sleep(0.25)
     atomic_write_json(cell_path(out, strategy, repeat), {
         "config_digest": config.digest(), "strategy": strategy, "repeat": repeat,
         "value": repeat * 100 + len(strategy)})

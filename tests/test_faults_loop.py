@@ -31,7 +31,7 @@ def command(*args):
 
 def environment(log):
     return dict(os.environ, PYTHONPATH=os.pathsep.join([PACKAGE_PARENT, str(TESTS)]),
-                LATENTMINE_TEST_LABEL_LOG=str(log), LATENTMINE_TEST_LABEL_DELAY="0.5")
+                LATENTMINE_TEST_LABEL_LOG=str(log), LATENTMINE_TEST_LABEL_DELAY="0.3")
 
 
 def metrics(run):
@@ -51,7 +51,7 @@ def labelled_masks(run):
 
 def test_a_killed_loop_run_resumes_from_its_last_durable_step(tmp_path):
     pool, test, vae = sources(tmp_path)
-    settings = ["--pool", pool, "--test", test, "--vae", vae, "--strategy", "gradient", "--rounds", 2,
+    settings = ["--pool", pool, "--test", test, "--vae", vae, "--strategy", "gradient", "--rounds", 1,
                 "--per-round", 4, "--initial", 4, "--epochs", 2, "--batch-size", 8, "--threads", 1,
                 "--set", "width=8", "--set", "levels=2", "--set", "label_chunk=2",
                 "--set", "initial_strategy=random", "--labeller", "parallel_toys:digest_logger"]
