@@ -12,7 +12,7 @@ Stable Python API::
     run = loop.SuggestiveLoop(vae, labeller, pool=pool, test=test, config=config, run_dir="runs/demo")
     rows = run.run()             # one metrics dict per round; resumes when run_dir holds a run
     run.train_set                # Samples: images, masks, labels (kPa), ids
-    loop.evaluate(run.target, test)   # {"mse", "mae", "pss_error", "n"}
+    loop.evaluate(run.target, run.test)   # {"mse", "mae", "pss_error", "n"} in kPa
 
 * :class:`LoopConfig` — every knob (strategy, rounds, per_round, initial,
   epochs, batch_size, lr, seed, input_mode, step_size, steps, ...).
@@ -33,8 +33,8 @@ Stable Python API::
   reject_reasons, attempts, train_loss, test_mse, test_mae, test_pss_error,
   label_seconds, t_propose, t_gate, t_label, t_train, t_eval``. Round 0 is
   the initial set (``initial`` samples by ``config.first_strategy``).
-* ``train_set``, ``provenance``, ``metrics``, ``target``, ``rounds_done``,
-  ``run_dir``.
+* ``train_set``, ``provenance``, ``metrics``, ``target`` (F), ``test`` (the
+  test set with its labels), ``rounds_done``, ``run_dir``.
 * :func:`evaluate` ``(model, test, *, label_scale)`` — test metrics in kPa.
 * :func:`gate_problems` / :func:`gate` — the validity gate.
 

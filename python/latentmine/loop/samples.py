@@ -43,7 +43,7 @@ def as_samples(data, name: str, *, need_labels: bool = False) -> Samples:
     labels = get("labels")
     labels = get("stress") if labels is None else labels
     if labels is not None:
-        labels = np.asarray(labels, np.float32)
+        labels = np.array(labels, np.float32)
         if labels.shape != images.shape:
             raise ValueError(f"{name}: labels must have the images' shape {images.shape}, got {labels.shape}")
     elif need_labels:
