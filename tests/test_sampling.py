@@ -14,14 +14,15 @@ from latentmine.sampling import Context, get_strategy, latent_gradient, seed_los
 torch.set_num_threads(1)
 
 
-def context(**options):
+def context(labeller=None, **options):
     pool, test = pool_and_test()
     labels = ToyLabeller()(test.masks)
-    target = StressUNet("image", width=8, levels=2)
+    target = StressUNet(options.get("input_mode", "image"), width=8, levels=2)
     fit_target(target, test.images, test.masks, labels, epochs=2, batch_size=4, lr=1e-3, seed=0)
     config = LoopConfig(**{"width": 8, "levels": 2, **options})
-    return Context(trained_vae(), target, WeightedMSE(), config.label_scale, pool.images, pool.masks, pool.ids,
-                   np.ones(len(pool), bool), test.images, test.masks, labels, test.ids, config)
+    return Context(trained_vae(), target, WeightedMSE(config.peak_weight), config.label_scale, pool.images,
+                   pool.masks, pool.ids, np.ones(len(pool), bool), test.images, test.masks, labels, test.ids, config,
+                   labeller)
 
 
 def seeds(ctx, index):
@@ -32,8 +33,9 @@ def seeds(ctx, index):
     return z, labels, torch.from_numpy(ctx.train_masks[index].astype(np.int64))
 
 
-def test_latent_gradient_points_uphill_row_by_row():
-    ctx = context()
+@pytest.mark.parametrize("options", [{}, {"input_mode": "both", "peak_weight": 2.0}, {"input_mode": "mask"}])
+def test_latent_gradient_points_uphill_row_by_row(options):
+    ctx = context(**options)
     z, labels, masks = seeds(ctx, np.arange(6))
     grad = latent_gradient(ctx, z, labels, masks)
     with torch.no_grad():
@@ -58,6 +60,15 @@ def test_gradient_proposals_step_eta_along_the_normalised_gradient():
     np.testing.assert_allclose(proposals.grad_norm, grad.norm(dim=1).numpy(), rtol=1e-4)
     decoded = ctx.generator.decode(torch.from_numpy(proposals.z_new))[1].argmax(1).numpy()
     np.testing.assert_array_equal(proposals.masks, decoded)  # the labelling tool labels G_mask(z')
+
+
+def test_decoded_label_target_labels_the_decoded_seed_masks():
+    labeller = ToyLabeller()
+    ctx = context(labeller, label_target="decoded")
+    proposals = get_strategy("gradient").propose(ctx, 4, np.random.default_rng(0))
+    decoded = ctx.generator.decode(torch.from_numpy(proposals.z))[1].argmax(1).numpy().astype(np.uint8)
+    valid = [m.tobytes() for m in decoded if not gate_problems(m)]
+    assert valid and labeller.labelled == valid  # the tool labelled G_mask(z) of every valid seed, nothing else
 
 
 @pytest.mark.parametrize("options, check", [

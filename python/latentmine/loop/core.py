@@ -247,7 +247,7 @@ class SuggestiveLoop:
     def _acquire(self, r: int) -> None:
         arrays, meta = self.store.load_proposals(r)
         chunks = self._label_chunks(r, meta)
-        labels = np.concatenate([c["labels"] for c in chunks]) if chunks else arrays["images"]
+        labels = np.concatenate([c["labels"] for c in chunks]) if chunks else np.zeros_like(arrays["images"])
         seconds = np.concatenate([c["seconds"] for c in chunks]) if chunks else []
         versions = [str(c["version"]) for c in chunks for _ in range(len(c["labels"]))]
         rows = [{"id": key, "parent_id": meta["parent_ids"][j], "round": r, "strategy": meta["strategy"],
