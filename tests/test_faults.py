@@ -119,10 +119,14 @@ def test_a_manifest_path_cannot_escape_the_dataset_folder(tmp_path, name):
     assert "manifest.json" in str(error.value)
 
 
-def test_a_pickled_array_in_a_dataset_is_refused(tmp_path):
+@pytest.mark.parametrize("damage", ["pickled", "truncated"])
+def test_a_damaged_array_in_a_dataset_is_refused_by_name(tmp_path, damage):
     folder = small_dataset(tmp_path)
     marker = tmp_path / "code-ran"
-    np.save(folder / "masks.npy", np.array([Exploit(marker)], dtype=object), allow_pickle=True)
+    if damage == "pickled":
+        np.save(folder / "masks.npy", np.array([Exploit(marker)], dtype=object), allow_pickle=True)
+    else:
+        (folder / "masks.npy").write_bytes((folder / "masks.npy").read_bytes()[:-20])
     with pytest.raises(ValueError, match="masks.npy"):
         load_dataset(folder)
     assert not marker.exists()
