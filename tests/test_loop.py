@@ -6,6 +6,7 @@ import pytest
 import torch
 from loop_toys import ToyLabeller, pool_and_test, trained_vae
 
+from latentmine import backend as loop_backend
 from latentmine import loop
 from latentmine.loop import LoopConfig, SuggestiveLoop
 
@@ -97,3 +98,24 @@ def test_mismatched_data_is_refused():
     with pytest.raises(ValueError, match="test images are"):
         SuggestiveLoop(trained_vae(), ToyLabeller(), pool=pool, test={"images": test.images[:, :16, :16],
                                                                       "masks": test.masks[:, :16, :16]})
+
+
+def test_device_is_checked_and_not_part_of_a_runs_identity(tmp_path):
+    with pytest.raises(ValueError, match="device must be"):
+        LoopConfig(device="tpu")
+    make(tmp_path, strategy="random", rounds=1).run(progress=False)
+    resumed = make(tmp_path, strategy="random", rounds=2, device="auto")  # same run: more rounds, any device
+    assert [row["round"] for row in resumed.run(progress=False)] == [0, 1, 2]
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            make(tmp_path, name="gpu", device="cuda")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not (torch.cuda.is_available() and loop_backend.cuda_available()),
+                    reason="needs a CUDA device and a CUDA build of torch")
+def test_gradient_loop_runs_on_the_gpu(tmp_path):
+    run = make(tmp_path, strategy="gradient", initial_strategy="random", device="cuda")
+    rows = run.run(progress=False)
+    assert rows[-1]["n_train"] > 4 and np.isfinite(rows[-1]["test_mae"])
+    assert next(run.target.parameters()).is_cuda

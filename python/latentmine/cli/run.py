@@ -27,6 +27,7 @@ def register(subparsers):
                         help="any other LoopConfig field, VALUE in JSON (e.g. --set trust_radius=1.0)")
     parser.add_argument("--labeller", default=None,
                         help=f"{' | '.join(LABELLERS)} | MODULE:FACTORY (default fea, the finite-element tool)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto; may change on --resume")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.set_defaults(func=run)
 
@@ -45,6 +46,7 @@ def loop_config(args):
         except json.JSONDecodeError:
             values[key] = text
     values.update({name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None})
+    values["device"] = args.device
     valid = {f.name for f in fields(LoopConfig)}
     if set(values) - valid:
         raise ValueError(f"unknown setting(s) {sorted(set(values) - valid)}; valid: {', '.join(sorted(valid))}")
@@ -63,7 +65,7 @@ def run(args) -> int:
         if extra or args.pool or args.test or args.vae or args.out:
             raise ValueError("--resume takes the settings the run was made with; only --rounds may change "
                              f"(got {', '.join(map(str, extra)) or 'data paths'})")
-        loop = open_run(args.resume, labeller=args.labeller)
+        loop = open_run(args.resume, labeller=args.labeller, device=args.device)
     else:
         missing = [flag for flag in ("pool", "test", "vae", "out") if not getattr(args, flag)]
         if missing:

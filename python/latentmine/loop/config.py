@@ -34,7 +34,9 @@ class LoopConfig:
     Gate: ``min_wall_px`` minimum wall thickness; ``max_attempts`` proposal
     calls per round before giving up on a full round. ``label_chunk`` samples
     are labelled (and made durable) at a time. ``seed`` makes a CPU run
-    reproducible.
+    reproducible. ``device`` ("cpu", "cuda", "cuda:N" or "auto") is where the
+    generator and F run; it is not part of a run's identity, so a run may be
+    resumed on another device.
     """
 
     strategy: str = "gradient"
@@ -67,6 +69,7 @@ class LoopConfig:
     max_attempts: int = 10
     label_chunk: int = 8
     seed: int = 0
+    device: str = "cpu"
 
     def __post_init__(self):
         from ..sampling import available_strategies
@@ -95,6 +98,8 @@ class LoopConfig:
             value = getattr(self, key)
             if value is not None and not value > 0:
                 raise ValueError(f"LoopConfig.{key} must be > 0 or None, got {value!r}")
+        if not (self.device in ("cpu", "auto") or self.device.split(":")[0] == "cuda"):
+            raise ValueError(f"LoopConfig.device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"LoopConfig.dropout must be in [0, 1), got {self.dropout!r}")
 

@@ -24,6 +24,8 @@ from .plots import compare_learning_curves, save_pair_grid
 from .samples import Samples, as_samples
 from .store import RunStore
 
+#: LoopConfig fields a resumed run may change: when to stop, and where to compute.
+_NOT_IDENTITY = ("rounds", "budget_samples", "budget_seconds", "device")
 _PROPOSAL_ARRAYS = ("images", "masks", "pool_index", "z", "z_new", "grad_norm", "step_size")
 
 
@@ -48,9 +50,10 @@ class SuggestiveLoop:
         self.config = config if config is not None else LoopConfig()
         if not isinstance(self.config, LoopConfig):
             raise ValueError(f"config must be a LoopConfig, got {type(self.config).__name__}")
-        self.generator = generator.eval() if isinstance(generator, torch.nn.Module) else generator
+        self.device = _resolve_device(self.config.device)
+        self.generator = generator
         if isinstance(generator, torch.nn.Module):
-            generator.requires_grad_(False)  # gradients flow to z only
+            generator.to(self.device).eval().requires_grad_(False)  # gradients flow to z only
         self.labeller = labeller
         self.pool = as_samples(pool, "pool")
         self.test = as_samples(test, "test")
@@ -318,7 +321,7 @@ class SuggestiveLoop:
         model = self._target_factory(self.config)
         if not hasattr(model, "input_mode"):
             model.input_mode = self.config.input_mode
-        return model.eval()
+        return model.to(self.device).eval()
 
     def _snapshot(self, sources: dict) -> None:
         snapshot = {"config": self.config.to_dict(), "sources": sources,
@@ -328,15 +331,19 @@ class SuggestiveLoop:
                                   "latent_dim": int(self.generator.latent_dim)}}
         snapshot = json.loads(json.dumps(snapshot))
         existing = self.store.read_config()
-        if existing is None:
+        if existing is not None:
+            def identity(part):  # stopping rules and the device may change between sessions
+                return {k: v for k, v in part["config"].items() if k not in _NOT_IDENTITY}
+
+            changed = sorted(key for key in ("pool", "test", "generator") if existing.get(key) != snapshot[key])
+            diff = [f"{k}: {existing['config'].get(k)!r} -> {v!r}" for k, v in identity(snapshot).items()
+                    if identity(existing).get(k) != v]
+            if changed or diff:
+                raise ValueError(f"{self.run_dir} holds a run with a different {', '.join(changed) or 'config'} "
+                                 f"({'; '.join(diff[:6]) or 'data or generator'}); use a new run folder")
+            snapshot["sources"] = sources or existing.get("sources", {})
+        if snapshot != existing:
             self.store.write_config(snapshot)
-            return
-        changed = sorted(key for key in ("config", "pool", "test", "generator") if existing.get(key) != snapshot[key])
-        if changed:
-            diff = [f"{k}: {existing['config'].get(k)!r} -> {v!r}" for k, v in snapshot["config"].items()
-                    if existing["config"].get(k) != v]
-            raise ValueError(f"{self.run_dir} holds a run with a different {', '.join(changed)} "
-                             f"({'; '.join(diff[:6]) or 'data or generator'}); use a new run folder")
 
     def _label_test_set(self) -> None:
         if self.test.labels is not None:
@@ -366,6 +373,14 @@ class SuggestiveLoop:
         self._rows = checkpoint["rows"] if checkpoint else []
         if checkpoint:
             self._model.load_state_dict(checkpoint["model"])
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"LoopConfig.device={name!r}, but torch sees no CUDA device")
+    return torch.device(name)
 
 
 def _proposals(arrays: dict, meta: dict) -> Proposals:

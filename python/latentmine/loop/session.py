@@ -48,7 +48,7 @@ def create_run(run_dir, *, pool, test, vae, config: LoopConfig, labeller: str = 
                           config=config, run_dir=run_dir, sources=sources, plots=plots)
 
 
-def open_run(run_dir, *, labeller: str | None = None, plots: bool = True) -> SuggestiveLoop:
+def open_run(run_dir, *, labeller: str | None = None, plots: bool = True, device: str = "cpu") -> SuggestiveLoop:
     """Reopen a run made by :func:`create_run` from its ``config.json`` (``labeller`` overrides the recorded one)."""
     from .store import RunStore
 
@@ -59,7 +59,7 @@ def open_run(run_dir, *, labeller: str | None = None, plots: bool = True) -> Sug
     if not {"pool", "test", "vae"} <= set(sources):
         raise ValueError(f"{run_dir}/config.json does not name its pool, test and vae (made from Python?)")
     return create_run(run_dir, pool=sources["pool"], test=sources["test"], vae=sources["vae"],
-                      config=LoopConfig.from_dict(snapshot["config"]),
+                      config=LoopConfig.from_dict({**snapshot["config"], "device": device}),
                       labeller=labeller or sources.get("labeller", "fea"), plots=plots)
 
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from .. import storage
 from .losses import WeightedMSE
 from .target import STRESS_SCALE_KPA, compose_input, onehot
-from .vae import VAE, decode_pairs
+from .vae import VAE, decode_pairs, device_of, encode_arrays
 
 VAE_CHECKPOINT = "vae.pt"
 
@@ -35,7 +35,8 @@ def _check_pairs(images: np.ndarray, masks: np.ndarray) -> None:
 
 
 def train_vae(images, masks, *, latent_dim: int = 32, beta: float = 1.0, width: int = 16, epochs: int = 30,
-              batch_size: int = 32, lr: float = 2e-3, seed: int = 0, out_dir=None, progress: bool = True) -> VAE:
+              batch_size: int = 32, lr: float = 2e-3, seed: int = 0, out_dir=None, progress: bool = True,
+              device: str = "cpu") -> VAE:
     """Train a :class:`VAE` on unlabelled (image, mask) pairs.
 
     With ``out_dir`` the model is checkpointed there after every epoch
@@ -45,7 +46,7 @@ def train_vae(images, masks, *, latent_dim: int = 32, beta: float = 1.0, width: 
     images, masks = np.array(images, np.float32), np.array(masks)  # writable copies for torch
     _check_pairs(images, masks)
     torch.manual_seed(seed)
-    model = VAE(images.shape[-1], latent_dim=latent_dim, beta=beta, width=width)
+    model = VAE(images.shape[-1], latent_dim=latent_dim, beta=beta, width=width).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     x, m = torch.from_numpy(images), torch.from_numpy(masks.astype(np.int64))
     generator = torch.Generator().manual_seed(seed)
@@ -54,7 +55,7 @@ def train_vae(images, masks, *, latent_dim: int = 32, beta: float = 1.0, width: 
     for epoch in bar:
         totals = {}
         for index in _batches(len(x), batch_size, generator):
-            terms = model.loss(x[index], m[index], generator)
+            terms = model.loss(x[index].to(device), m[index].to(device), generator)
             optimiser.zero_grad()
             terms["loss"].backward()
             optimiser.step()
@@ -91,9 +92,7 @@ def save_vae_figures(model, images, masks, out_dir, *, n: int = 8, seed: int = 0
     from ..loop.plots import save_pair_grid
 
     n = min(n, len(images))
-    with torch.no_grad():
-        mu, _ = model.encode(torch.from_numpy(np.asarray(images[:n], np.float32)),
-                             torch.from_numpy(np.asarray(masks[:n], np.int64)))
+    mu = encode_arrays(model, images[:n], masks[:n])
     rec_images, rec_masks = decode_pairs(model, mu)
     save_pair_grid(Path(out_dir) / "reconstructions.png",
                    [(images[:n], masks[:n], "input"), (rec_images.numpy(), rec_masks.numpy(), "reconstruction")])
@@ -124,14 +123,14 @@ def fit_target(model, images, masks, labels, *, epochs: int, batch_size: int, lr
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     if optimiser_state is not None:
         optimiser.load_state_dict(optimiser_state)
-    generator = torch.Generator().manual_seed(seed)
+    generator, device = torch.Generator().manual_seed(seed), device_of(model)
     torch.manual_seed(seed)  # dropout draws from the global generator
     model.train()
     last = math.nan
     for _ in tqdm(range(epochs), desc="train F", unit="epoch", disable=not progress, leave=False):
         total = 0.0
         for index in _batches(len(inputs), batch_size, generator):
-            value = loss(model(inputs[index]), targets[index], m[index]).mean()
+            value = loss(model(inputs[index].to(device)), targets[index].to(device), m[index].to(device)).mean()
             optimiser.zero_grad()
             value.backward()
             optimiser.step()
@@ -143,10 +142,10 @@ def fit_target(model, images, masks, labels, *, epochs: int, batch_size: int, lr
 
 def predict(model, images, masks, *, label_scale: float = STRESS_SCALE_KPA, batch_size: int = 64,
             dropout: bool = False) -> np.ndarray:
-    """F's prediction in label units (kPa); ``dropout=True`` keeps dropout on (one MC sample)."""
-    inputs = target_input(model.input_mode, images, masks)
+    """F's prediction in label units (kPa), on the CPU; ``dropout=True`` keeps dropout on (one MC sample)."""
+    inputs, device = target_input(model.input_mode, images, masks), device_of(model)
     model.train(dropout)
     with torch.no_grad():
-        out = torch.cat([model(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
+        out = torch.cat([model(inputs[i:i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])
     model.eval()
     return (out * label_scale).numpy()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as nnf
 from torch import nn
@@ -83,7 +84,8 @@ class VAE(nn.Module):
 
     def forward(self, images, masks, generator: torch.Generator | None = None):
         mu, logvar = self.encode(images, masks)
-        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+        # drawn on the CPU and moved: the same seed gives the same noise on any device
+        eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
         image, logits = self.decode(mu + eps * torch.exp(0.5 * logvar))
         return image, logits, mu, logvar
 
@@ -97,8 +99,24 @@ class VAE(nn.Module):
                 "image": recon_image, "mask": recon_mask, "kl": kl}
 
 
-def decode_pairs(generator, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode latent points to images ``(B, H, W)`` and hard masks ``(B, H, W)`` uint8."""
+def device_of(module) -> torch.device:
+    """Where a module's parameters live (the CPU for a module without parameters or a non-module)."""
+    parameters = getattr(module, "parameters", None)
+    first = next(iter(parameters()), None) if parameters is not None else None
+    return first.device if first is not None else torch.device("cpu")
+
+
+def encode_arrays(generator, images, masks) -> torch.Tensor:
+    """``mu_E`` of numpy images ``(B, H, W)`` and masks, on the generator's device."""
+    device = device_of(generator)
     with torch.no_grad():
-        image, logits = generator.decode(z)
-    return image.clamp(0, 1), logits.argmax(1).to(torch.uint8)
+        mu, _ = generator.encode(torch.as_tensor(np.asarray(images, np.float32)).to(device),
+                                 torch.as_tensor(np.asarray(masks, np.int64)).to(device))
+    return mu
+
+
+def decode_pairs(generator, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode latent points to images ``(B, H, W)`` and hard masks ``(B, H, W)`` uint8, on the CPU."""
+    with torch.no_grad():
+        image, logits = generator.decode(z.to(device_of(generator)))
+    return image.clamp(0, 1).cpu(), logits.argmax(1).to(torch.uint8).cpu()

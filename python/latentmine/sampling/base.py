@@ -140,6 +140,6 @@ def available_strategies() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def torch_generator(rng: np.random.Generator) -> torch.Generator:
-    """A torch generator seeded from ``rng`` (CPU determinism from one numpy seed)."""
-    return torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+def torch_generator(rng: np.random.Generator, device="cpu") -> torch.Generator:
+    """A torch generator on ``device`` seeded from ``rng`` (determinism from one numpy seed)."""
+    return torch.Generator(device=device).manual_seed(int(rng.integers(2 ** 62)))

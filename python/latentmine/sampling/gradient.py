@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..models.target import compose_input
-from ..models.vae import decode_pairs
+from ..models.vae import decode_pairs, encode_arrays
 from ..ops import latent_step
 from .base import Context, Proposals, register_strategy, torch_generator
 from .simple import LatentRandom, latent_dim, real_samples
@@ -51,7 +51,7 @@ def ascend(ctx: Context, z0: torch.Tensor, labels, masks, rng: np.random.Generat
     """``options.steps`` normalised gradient steps from ``z0``; returns ``(z', ||g(z0)||)``."""
     opts = ctx.options
     noise = opts.noise_std if ctx.attempt == 0 else max(opts.noise_std, opts.resample_noise)
-    generator = torch_generator(rng)
+    generator = torch_generator(rng, z0.device)
     z, first_norm = z0, None
     for _ in range(opts.steps):
         grad = latent_gradient(ctx, z, labels, masks)
@@ -68,8 +68,9 @@ def ascend(ctx: Context, z0: torch.Tensor, labels, masks, rng: np.random.Generat
 
 def _seed_targets(ctx: Context, index: np.ndarray, z0: torch.Tensor):
     """Labels (normalised) and masks to step against: the seeds' own, or fresh labels of G_mask(z0)."""
-    labels = torch.from_numpy(np.asarray(ctx.train_labels[index], np.float32)) / ctx.label_scale
-    masks = torch.from_numpy(np.asarray(ctx.train_masks[index], np.int64))
+    device = z0.device
+    labels = torch.from_numpy(np.asarray(ctx.train_labels[index], np.float32)).to(device) / ctx.label_scale
+    masks = torch.from_numpy(np.asarray(ctx.train_masks[index], np.int64)).to(device)
     if ctx.options.label_target == "seed":
         return labels, masks
     if ctx.labeller is None:
@@ -81,21 +82,20 @@ def _seed_targets(ctx: Context, index: np.ndarray, z0: torch.Tensor):
     valid = np.array([not gate_problems(m, ctx.options.min_wall_px) for m in decoded])
     if valid.any():  # seeds whose decoded mask the tool cannot label keep their own label
         fresh = np.asarray(ctx.labeller(decoded[valid]), np.float32) / ctx.label_scale
-        labels[torch.from_numpy(valid)] = torch.from_numpy(fresh)
-        masks[torch.from_numpy(valid)] = torch.from_numpy(decoded[valid].astype(np.int64))
+        rows = torch.from_numpy(valid).to(device)
+        labels[rows] = torch.from_numpy(fresh).to(device)
+        masks[rows] = torch.from_numpy(decoded[valid].astype(np.int64)).to(device)
     return labels, masks
 
 
 def _step_seeds(ctx: Context, k: int, rng: np.random.Generator):
     n = len(ctx.train_ids)
     index = rng.choice(n, size=k, replace=k > n)
-    with torch.no_grad():
-        z0, _ = ctx.generator.encode(torch.from_numpy(np.asarray(ctx.train_images[index], np.float32)),
-                                     torch.from_numpy(np.asarray(ctx.train_masks[index], np.int64)))
+    z0 = encode_arrays(ctx.generator, ctx.train_images[index], ctx.train_masks[index])
     labels, masks = _seed_targets(ctx, index, z0)
     z1, grad_norm = ascend(ctx, z0, labels, masks, rng)
-    provenance = dict(parent_ids=[ctx.train_ids[i] for i in index], z=z0.numpy(), z_new=z1.numpy(),
-                      grad_norm=grad_norm.numpy(), step_size=np.full(k, ctx.options.step_size, np.float32))
+    provenance = dict(parent_ids=[ctx.train_ids[i] for i in index], z=z0.cpu().numpy(), z_new=z1.cpu().numpy(),
+                      grad_norm=grad_norm.cpu().numpy(), step_size=np.full(k, ctx.options.step_size, np.float32))
     return z1, provenance
 
 
@@ -120,11 +120,9 @@ class GradientInterpolation:
 def pool_embeddings(ctx: Context, batch_size: int = 256) -> torch.Tensor:
     """``mu_E`` of every pool sample, computed once per run (the generator is frozen)."""
     if "pool_mu" not in ctx.cache:
-        with torch.no_grad():
-            ctx.cache["pool_mu"] = torch.cat([
-                ctx.generator.encode(torch.from_numpy(np.asarray(ctx.pool_images[i:i + batch_size], np.float32)),
-                                     torch.from_numpy(np.asarray(ctx.pool_masks[i:i + batch_size], np.int64)))[0]
-                for i in range(0, len(ctx.pool_images), batch_size)])
+        ctx.cache["pool_mu"] = torch.cat([
+            encode_arrays(ctx.generator, ctx.pool_images[i:i + batch_size], ctx.pool_masks[i:i + batch_size]).cpu()
+            for i in range(0, len(ctx.pool_images), batch_size)])
     return ctx.cache["pool_mu"]
 
 
@@ -146,7 +144,7 @@ class GradientNearestNeighbour:
             provenance = {"z_new": z1.numpy()}
         else:
             z1, provenance = _step_seeds(ctx, k, rng)
-        distances = torch.cdist(z1, pool_embeddings(ctx)[torch.from_numpy(candidates)]).numpy()
+        distances = torch.cdist(z1.cpu(), pool_embeddings(ctx)[torch.from_numpy(candidates)]).numpy()
         chosen = []
         for row in distances:
             row[[i for i, c in enumerate(candidates) if c in set(chosen)]] = np.inf

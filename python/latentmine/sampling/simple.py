@@ -31,7 +31,7 @@ class LatentRandom:
     name = "latent-random"
 
     def propose(self, ctx: Context, k: int, rng: np.random.Generator) -> Proposals:
-        z = torch.randn(k, latent_dim(ctx.generator), generator=torch_generator(rng))
+        z = torch.randn(k, latent_dim(ctx.generator), generator=torch_generator(rng))  # on the CPU: device-independent
         images, masks = decode_pairs(ctx.generator, z)
         return Proposals.make(images.numpy(), masks.numpy(), latent_dim=latent_dim(ctx.generator), z_new=z.numpy())
 
