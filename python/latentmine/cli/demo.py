@@ -53,10 +53,8 @@ def run(args) -> int:
         timings[name] = time.perf_counter() - start
         return result
 
-    label = step("label", "labelling the default plaque mask with the finite-element tool",
+    label = step("label", "labelling the default plaque mask with the finite-element tool (latentmine label)",
                  lambda: _label_example(out / "label", args))
-    print(f"      PSS {label['pss_kpa']:.1f} kPa, peak {label['max_kpa']:.1f} kPa, {label['seconds']:.2f} s "
-          f"-> {out / 'label' / 'stress.png'}")
     pixel = step("cohort", f"generating {args.pool} + {args.test} phantoms of {args.size}x{args.size} "
                            f"(labelling the {args.test} test masks)",
                  lambda: _cohort(out / "data", args))
@@ -91,31 +89,18 @@ def _loop(loop):
 
 
 def _label_example(folder: Path, args) -> dict:
-    import numpy as np
-    import torch
-
-    from ..fea.examples import plaque_mask
-    from ..loop.plots import save_stress_figure
-    from ..loop.session import make_labeller
-    from ..models import plaque_structural_stress
-    from ..storage import atomic_write_json
+    """Step 1 is `latentmine label` on the built-in example plaque at 128 px (7.9 mm across, as at 256 px)."""
     from ..units import DEFAULT_PIXEL_SIZE_MM
+    from . import build_parser
 
     size = 128
-    mask = plaque_mask(size)
-    pixel = DEFAULT_PIXEL_SIZE_MM * 256 / size  # the same 7.9 mm field of view as 256 px
-    labeller = make_labeller(args.labeller, pixel)
-    start = time.perf_counter()
-    stress = np.asarray(labeller(mask[None]), np.float32)
-    seconds = time.perf_counter() - start
-    result = getattr(labeller, "last_result", None)  # the FE tool reports its own PSS; others get the band maximum
-    pss = float(result.pss[0]) if result is not None else float(
-        plaque_structural_stress(torch.from_numpy(stress), torch.from_numpy(mask[None].astype(np.int64)))[0])
-    numbers = {"mask": f"latentmine.fea.examples.plaque_mask({size})", "pixel_size_mm": pixel,
-               "pss_kpa": pss, "max_kpa": float(stress.max()), "seconds": seconds}
-    save_stress_figure(folder / "stress.png", mask, stress[0], f"PSS {pss:.0f} kPa")
-    atomic_write_json(folder / "numbers.json", numbers)
-    return numbers
+    label = build_parser().parse_args(["label", "--size", str(size), "--pixel-size-mm",
+                                       str(DEFAULT_PIXEL_SIZE_MM * 256 / size), "--out", str(folder)])
+    if label.func(label) != 0:
+        raise ValueError(f"the finite-element tool did not converge on the example plaque (see {folder})")
+    entry = json.loads((folder / "stress.json").read_text())["masks"][0]
+    return {"mask": f"latentmine.fea.examples.plaque_mask({size})", "pss_kpa": entry["pss_kpa"],
+            "max_kpa": entry["max_principal_kpa"], "seconds": entry["seconds"]}
 
 
 def _cohort(folder: Path, args) -> float:

@@ -61,19 +61,3 @@ def compare_learning_curves(path, runs: dict, title: str = "") -> Path:
     plt.close(fig)
     return storage.atomic_write_bytes(path, data)
 
-
-def save_stress_figure(path, mask, stress, title: str = "") -> Path:
-    """A mask beside its stress map (kPa, with a colour bar)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
-    axes[0].imshow(mask, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
-    axes[0].set_title("mask", fontsize=9)
-    shown = axes[1].imshow(stress, cmap="magma", interpolation="nearest")
-    axes[1].set_title("max principal stress (kPa)", fontsize=9)
-    fig.colorbar(shown, ax=axes[1], fraction=0.046)
-    for ax in axes:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=9)
-    data = _figure_bytes(fig)
-    plt.close(fig)
-    return storage.atomic_write_bytes(path, data)
