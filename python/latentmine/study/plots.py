@@ -31,7 +31,6 @@ def plot_learning_curves(summary: dict, path) -> None:
         if metric == "mse_kpa2":
             axis.axhline(summary["target_mse_kpa2"], color="0.4", linestyle=":", linewidth=1,
                          label=f"{summary['baseline']} final MSE")
-            axis.set_yscale("log")
         axis.set_xscale("log")
         axis.set_xticks(sizes, [str(int(s)) for s in sizes])
         axis.minorticks_off()

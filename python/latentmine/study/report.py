@@ -30,14 +30,17 @@ def _num(x, digits: int = 3) -> str:
 
 def _header(s: dict) -> str:
     cfg = s["config"]
+    shared = ("one cohort, one labelled test set of {t} samples and one VAE serve every repeat"
+              if cfg.get("shared_cohort") else
+              "repeat *i* of every strategy shares its cohort, its labelled test set of {t} samples "
+              "and its VAE").format(t=cfg["test_size"])
     lines = [f"# Study `{cfg['name']}`: labels needed by {', '.join(cfg['strategies'])}",
              "",
              f"Strategies {', '.join(f'`{n}`' for n in cfg['strategies'])} on training-set sizes "
-             f"{', '.join(map(str, s['sizes']))}, {cfg['repeats']} paired repeats "
-             f"(repeat *i* of every strategy shares its cohort, its labelled test set of "
-             f"{cfg['test_size']} samples and its VAE). At each size a fresh F is trained for "
-             f"{cfg['f_iterations']} iterations (batch {cfg['batch_size']}) on the first *size* "
-             "acquired samples and evaluated on the held-out test set."]
+             f"{', '.join(map(str, s['sizes']))}, {cfg['repeats']} paired repeats ({shared}). "
+             f"At each size a fresh F is trained from the same initial weights for every strategy, "
+             f"for about {cfg['f_iterations']} iterations (batch {cfg['batch_size']}), on the first "
+             "*size* acquired samples and evaluated on the held-out test set."]
     if s.get("command"):
         lines += ["", "Reproduce with:", "", "```", s["command"], "```"]
     return "\n".join(lines)
