@@ -208,7 +208,7 @@ PRESETS = {
     "default": StudyConfig(
         name="default", image_size=64, pool_size=500, validation_size=100, test_size=100,
         sizes=(25, 50, 100, 200, 400), per_round=25, acquisition_epochs=1, repeats=5,
-        shared_cohort=True, f_iterations=100, batch_size=16, f_width=8, vae_epochs=30,
+        shared_cohort=True, f_iterations=300, batch_size=16, f_width=8, vae_epochs=30,
         vae_width=8, latent_dim=32, loop=_LOOP),
     # The paper-scale cohort of 1,200 slices at 128², one cohort and VAE per repeat: sized
     # for a large machine (hours of CPU; the F and VAE trainings are what a GPU would speed up).

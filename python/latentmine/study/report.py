@@ -89,9 +89,9 @@ def _curves(s: dict) -> str:
 def _labels(s: dict) -> str:
     lines = ["## Labels needed to reach the baseline's final MSE", "",
              f"Target: the `{s['baseline']}` baseline's mean test MSE at {s['sizes'][-1]} labels, "
-             f"{_num(s['target_mse_kpa2'])} kPa². The crossing of each strategy's mean curve is "
-             "interpolated linearly between schedule sizes; per-repeat values use that repeat's "
-             "own baseline. *n/a*: not reached within the schedule.", "",
+             f"{_num(s['target_mse_kpa2'])} kPa². Labels needed: the size from which a strategy's "
+             "mean curve stays at or below the target, interpolated linearly between schedule sizes; "
+             "per-repeat values use that repeat's own curves. *n/a*: not reached within the schedule.", "",
              "| strategy | labels (mean curve) | share of baseline labels | per repeat |",
              "|---|---:|---:|---|"]
     for name, row in s["labels_to_reach"].items():
