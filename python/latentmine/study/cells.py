@@ -1,14 +1,15 @@
-"""The study's two kinds of task: prepare a repeat, and run one (strategy, repeat) cell.
+"""The study's two kinds of task: prepare a cohort, and run one (strategy, repeat) cell.
 
 Both are pure functions of their arguments that write their results
 atomically into the study folder, so that any executor (a process pool, Dask
 workers) can run them, and a finished one is never run again.
 
-Per repeat (:func:`prepare_cohort`; once per study with ``shared_cohort``): an in-silico IVUS cohort
-(:func:`latentmine.phantoms.generate`) split into an unlabelled pool, a
-labelled validation split (for tuning) and a labelled test split (for the
-report only), and a VAE trained on the pool. Every strategy of the repeat
-uses these.
+Per repeat, or once per study with ``shared_cohort`` (:func:`prepare_cohort`):
+an in-silico IVUS cohort (:func:`latentmine.phantoms.generate`) split into an
+unlabelled pool, a labelled validation split (for tuning) and a labelled test
+split (for the report only), and a VAE trained on the pool. Every strategy
+of the repeat uses these. Pool labels are computed here too but only
+revealed to a strategy that acquires the sample (:class:`PoolLabels`).
 
 Per cell (:func:`run_cell`): a :class:`latentmine.loop.SuggestiveLoop` with the
 cell's strategy acquires ``max(sizes)`` labelled samples in rounds of
@@ -32,7 +33,7 @@ from ..parallel.threads import cap_threads
 from ..storage import atomic_write_bytes, atomic_write_json
 from .design import StudyConfig
 from .metrics import stress_metrics
-from .runner import cell_path, read_result, cohort_dir, cohort_marker
+from .runner import cell_path, cohort_dir, cohort_marker, read_result
 
 COHORT_FILE = "cohort.npz"
 SPLITS = ("pool", "validation", "test")
