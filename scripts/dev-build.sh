@@ -13,7 +13,9 @@ cmake -S . -B "build/dev-cuda-$cuda" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLATEN
   -DPython_EXECUTABLE="$PWD/.venv/bin/python" \
   -Dpybind11_DIR="$(.venv/bin/python -m pybind11 --cmakedir)" > "build/dev-cuda-$cuda.configure.log"
 cmake --build "build/dev-cuda-$cuda" -j2
-cp "build/dev-cuda-$cuda"/_core*.so python/latentmine/
-if compgen -G "build/dev-cuda-$cuda/_cuda*.so" > /dev/null; then
-  cp "build/dev-cuda-$cuda"/_cuda*.so python/latentmine/
-fi
+# Copy then rename: overwriting a loaded .so in place crashes processes using it.
+for lib in "build/dev-cuda-$cuda"/_core*.so "build/dev-cuda-$cuda"/_cuda*.so; do
+  [[ -e "$lib" ]] || continue
+  cp "$lib" "python/latentmine/.$(basename "$lib").tmp"
+  mv -f "python/latentmine/.$(basename "$lib").tmp" "python/latentmine/$(basename "$lib")"
+done

@@ -83,9 +83,6 @@ def test_a_killed_loop_run_resumes_from_its_last_durable_step(tmp_path):
     assert sum(labelled.values()) - sum(reference.values()) <= 2  # at most the chunk in flight again
 
 
-@pytest.mark.xfail(strict=True, raises=StopIteration,
-                   reason="loop: after falling back to checkpoints/target.pt.prev, a round whose state is "
-                          "'done' but whose row is gone is not retrained (run_round ends in StopIteration)")
 def test_a_run_whose_last_checkpoint_is_corrupt_retrains_from_the_previous_one(tmp_path):
     pool, test = pool_and_test()
     config = LoopConfig(strategy="random", rounds=1, per_round=4, initial=4, epochs=2, width=8, levels=2,

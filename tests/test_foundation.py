@@ -131,3 +131,12 @@ def test_cuda_module_is_built_wherever_nvcc_is():
     assert module is not None, "nvcc is present but latentmine._cuda was not built"
     assert module.runtime_version() >= 12000
     assert module.device_count() >= 0
+
+
+def test_atomic_writes_are_readable_by_others(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = storage.atomic_write_text(tmp_path / "m.json", "{}")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

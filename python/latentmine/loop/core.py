@@ -127,7 +127,9 @@ class SuggestiveLoop:
             self._label(r)
         if stage < 3:
             self._acquire(r)
-        if stage < 4:
+        # A round marked done whose metrics row is gone (its checkpoint was corrupt and
+        # the previous one was loaded) is retrained from that previous checkpoint.
+        if stage < 4 or not any(row["round"] == r for row in self._rows):
             self._train_and_evaluate(r)
         return next(row for row in self._rows if row["round"] == r)
 
