@@ -115,15 +115,6 @@ __global__ void apply_stiffness_kernel(const uint8_t* __restrict__ masks, int64_
 // Von Mises and in-plane maximum principal stress from [s_xx, s_yy, s_xy, s_zz], the
 // derived planes of fea::recover_stress (host-only there, so restated for the device;
 // they belong in fea_element.hpp as an LM_HD function once its owner moves them).
-__device__ void derived_stresses(const double s[4], double out[6]) {
-  const double centre = (s[0] + s[1]) / 2, half = (s[0] - s[1]) / 2;
-  const double j2 = ((s[0] - s[1]) * (s[0] - s[1]) + (s[1] - s[3]) * (s[1] - s[3]) + (s[3] - s[0]) * (s[3] - s[0])) / 2 +
-                    3 * s[2] * s[2];
-  for (int q = 0; q < 4; ++q) out[q] = s[q];
-  out[4] = sqrt(j2);
-  out[5] = centre + sqrt(half * half + s[2] * s[2]);
-}
-
 __global__ void recover_stress_kernel(const uint8_t* __restrict__ masks, int64_t rows, int64_t cols,
                                       const uint8_t* __restrict__ is_material, const double* __restrict__ lam,
                                       const double* __restrict__ mu, const double* __restrict__ u, double h,
@@ -146,7 +137,7 @@ __global__ void recover_stress_kernel(const uint8_t* __restrict__ masks, int64_t
     }
     fea::element_stress<double>(ue, lam[label], mu[label], h, st);
     double derived[6];
-    derived_stresses(st, derived);
+    fea::stress_planes<double>(st, derived);
     for (int q = 0; q < 6; ++q) planes[q * plane] = static_cast<float>(derived[q]);
   }
 }

@@ -35,6 +35,8 @@
 #define LM_HD
 #endif
 
+#include <cmath>
+
 namespace latentmine {
 namespace fea {
 
@@ -134,6 +136,19 @@ LM_HD inline void edge_load(int side, Real p, Real h, int nodes[2], Real force[2
   nodes[1] = second[side];
   force[0] = dir_x[side] * p * h / 2;
   force[1] = dir_y[side] * p * h / 2;
+}
+
+// The six stress planes reported per pixel from the element-centre stress
+// s = (s_xx, s_yy, s_xy, s_zz): the four components, von Mises, and the in-plane
+// maximum principal stress.
+template <typename Real>
+LM_HD inline void stress_planes(const Real s[4], Real out[6]) {
+  const Real centre = (s[0] + s[1]) / 2, half = (s[0] - s[1]) / 2;
+  const Real j2 = ((s[0] - s[1]) * (s[0] - s[1]) + (s[1] - s[3]) * (s[1] - s[3]) +
+                   (s[3] - s[0]) * (s[3] - s[0])) / 2 + 3 * s[2] * s[2];
+  for (int q = 0; q < 4; ++q) out[q] = s[q];
+  out[4] = sqrt(j2);
+  out[5] = centre + sqrt(half * half + s[2] * s[2]);
 }
 
 }  // namespace fea

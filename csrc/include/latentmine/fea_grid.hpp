@@ -239,11 +239,8 @@ void recover_stress(const Grid& g, const uint8_t* material, const uint8_t* label
       ue[2 * a + 1] = u[2 * k + 1];
     }
     element_stress<Real>(ue, lam[label[e]], mu[label[e]], h, s);
-    const Real centre = (s[0] + s[1]) / 2, half = (s[0] - s[1]) / 2;
-    const Real radius = std::sqrt(half * half + s[2] * s[2]);
-    const Real j2 = ((s[0] - s[1]) * (s[0] - s[1]) + (s[1] - s[3]) * (s[1] - s[3]) +
-                     (s[3] - s[0]) * (s[3] - s[0])) / 2 + 3 * s[2] * s[2];
-    const Real derived[6] = {s[0], s[1], s[2], s[3], std::sqrt(j2), centre + radius};
+    Real derived[6];
+    stress_planes<Real>(s, derived);
     for (int q = 0; q < 6; ++q) out[q * plane + e] = static_cast<float>(derived[q]);
   }
 }
