@@ -10,8 +10,7 @@ _FLAGS = {"strategy": str, "rounds": int, "per_round": int, "initial": int, "epo
 
 
 def register(subparsers):
-    from ..loop.session import LABELLERS
-
+    # No loop import here: it pulls in torch, and every `latentmine` command builds this parser.
     parser = subparsers.add_parser("run", help="run (or resume) the suggestive-labelling loop",
                                    description="Propose, gate, label, acquire and train for several rounds. "
                                                "A killed run continues with --resume RUN.")
@@ -26,7 +25,7 @@ def register(subparsers):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any other LoopConfig field, VALUE in JSON (e.g. --set trust_radius=1.0)")
     parser.add_argument("--labeller", default=None,
-                        help=f"{' | '.join(LABELLERS)} | MODULE:FACTORY (default fea, the finite-element tool)")
+                        help="fea (the finite-element tool, default) | none (label by hand) | MODULE:FACTORY")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto; may change on --resume")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.set_defaults(func=run)
