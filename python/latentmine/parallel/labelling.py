@@ -236,10 +236,19 @@ class _Run:
                 return
             if self.queue[0].suspect and self.in_flight:
                 return
-            chunk = self.queue.popleft()
+            chunk = self.queue[0]
+            try:
+                future = self.executor.submit(label_chunk, self.labeller, self.masks[chunk.indices],
+                                              self.slots, int(self.attempts[chunk.indices].max()) + 1,
+                                              os.getpid())
+            except BrokenExecutor:
+                # A worker died and the pool noticed before we collected the chunk it broke:
+                # collecting that chunk recycles the pool, then this one is submitted.
+                if not self.in_flight:
+                    raise
+                return
+            self.queue.popleft()
             self.attempts[chunk.indices] += 1
-            future = self.executor.submit(label_chunk, self.labeller, self.masks[chunk.indices],
-                                          self.slots, int(self.attempts[chunk.indices].max()), os.getpid())
             deadline = time.monotonic() + self.timeout if self.timeout else math.inf
             self.in_flight[future] = (chunk, deadline)
 
