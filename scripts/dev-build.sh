@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Developer build: compile the native modules into python/latentmine/ so that
+# Developer build (needs the dev extra: pybind11, ninja): compile the native modules into python/latentmine/ so that
 # `PYTHONPATH=python` picks them up without reinstalling. Serialised with a lock
 # because several people may build from one working tree.
 #   LATENTMINE_CUDA=ON bash scripts/dev-build.sh   also compile the CUDA module
