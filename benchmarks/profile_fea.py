@@ -21,7 +21,7 @@ from latentmine.backend import core
 from latentmine.fea.assembly import assemble, lame_tables, stiffness_table
 from latentmine.fea.examples import plaque_mask
 from latentmine.fea.materials import resolve_materials
-from latentmine.fea.solve import plaque_structural_stress
+from latentmine.fea.pss import plaque_structural_stress
 from latentmine.fea.solver import AMG_OPTIONS, amg_preconditioner, direct_solve, projected_cg, rigid_body_modes
 
 PIXEL_MM, PRESSURE = 0.031, 16.0
@@ -62,7 +62,7 @@ def stages(mask, materials, method):
     tick()
     planes = core().fea_recover_stress(system.material, mask, lam, mu, system.pattern.node_id, u, PIXEL_MM)
     tick()
-    plaque_structural_stress(planes, mask)
+    plaque_structural_stress(planes[5], mask, PIXEL_MM)
     tick()
     return np.diff(clock) * 1e3, iterations
 

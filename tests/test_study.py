@@ -235,6 +235,7 @@ def test_cells_run_on_a_process_pool(tmp_path):
 
 
 def test_stress_metrics_by_hand():
+    from latentmine.fea import plaque_structural_stress
     from latentmine.study.metrics import stress_metrics
 
     masks = np.zeros((1, 5, 5), np.uint8)
@@ -246,14 +247,16 @@ def test_stress_metrics_by_hand():
     pred[0, 1, 2] += 15.0           # within 10% of the peak (20 kPa)
     pred[0, 1, 1] += 30.0           # beyond it; also the predicted peak-stress error
     pred[0, 0, 0] = 5.0             # off the material: counts in MSE, not in accuracy
-    got = stress_metrics(pred, labels, masks)
+    got = stress_metrics(pred, labels, masks, pixel_size_mm=0.1)
     assert got["mse_kpa2"] == pytest.approx((15 ** 2 + 30 ** 2 + 5 ** 2) / 25)
     assert got["mae_kpa"] == pytest.approx((15 + 30 + 5) / 25)
     assert got["rel_l2"] == pytest.approx(math.sqrt(15 ** 2 + 30 ** 2 + 5 ** 2) / math.sqrt(7 * 100 ** 2 + 200 ** 2))
     assert got["accuracy"] == pytest.approx(7 / 8)
-    assert got["pss_abs_err_kpa"] == pytest.approx(30.0)
+    pss_error = abs(plaque_structural_stress(pred[0], masks[0], 0.1)
+                    - plaque_structural_stress(labels[0], masks[0], 0.1))
+    assert got["pss_abs_err_kpa"] == pytest.approx(pss_error) and pss_error > 0  # the tool's own PSS
     with pytest.raises(ValueError, match="one shape"):
-        stress_metrics(pred[:, :4], labels, masks)
+        stress_metrics(pred[:, :4], labels, masks, pixel_size_mm=0.1)
 
 
 def test_a_shared_cohort_is_prepared_once(tmp_path):

@@ -13,8 +13,6 @@ import time
 
 import numpy as np
 
-from ..labels import Label
-
 #: Peri-luminal peak stresses reported for coronary plaques (Teng et al.,
 #: Circ Cardiovasc Imaging 2014;7:461-470; Costopoulos et al., JACC
 #: Cardiovasc Imaging 2017), kPa.
@@ -102,6 +100,7 @@ def _make_labeller(pixel_size_mm):
 
 def _label(masks, pixel_size_mm, args):
     """Stress maps of the masks that labelled; the boolean mask of those; a summary."""
+    from ..fea import plaque_structural_stress_batch
     from ..parallel import executor_from_args, label_many
 
     labeller = _make_labeller(pixel_size_mm)
@@ -110,7 +109,8 @@ def _label(masks, pixel_size_mm, args):
         batch = label_many(masks, labeller, executor=executor, progress=True)
     wall = time.perf_counter() - started
     keep = batch.ok
-    pss = peri_luminal_peak(batch.stress[keep], masks[keep])
+    # Workers return only the maps; PSS of a map is the labeller's own definition.
+    pss = plaque_structural_stress_batch(batch.stress[keep], masks[keep], pixel_size_mm)
     low, high = LITERATURE_PSS_KPA
     seconds = batch.seconds[keep]
     summary = {
@@ -124,24 +124,6 @@ def _label(masks, pixel_size_mm, args):
         "pss_kpa": [float(v) for v in pss],
     }
     return keep, batch.stress, summary
-
-
-def peri_luminal_peak(stress, masks) -> np.ndarray:
-    """PSS of each sample from its maximum-principal stress map, kPa.
-
-    Workers return only the maps, not the labeller's own PSS, so this applies
-    :func:`latentmine.fea.solve.plaque_structural_stress` (nodal smoothing,
-    the band 2-3 steps from the lumen) to the map itself (as ``sxx = syy``,
-    ``sxy = 0``). Smoothing the principal stress rather than its components
-    reads 0.1-5.5% (median 0.7%) above the labeller's PSS (48 phantoms, 128 px).
-    """
-    from ..fea.solve import plaque_structural_stress
-
-    out = np.full(len(masks), np.nan)
-    for i, (field, mask) in enumerate(zip(np.asarray(stress, dtype=np.float64), masks)):
-        if (mask == Label.LUMEN).any():
-            out[i] = plaque_structural_stress(np.stack([field, field, np.zeros_like(field)]), mask)
-    return out
 
 
 def _stats(values) -> dict:

@@ -6,15 +6,9 @@ nu = 0.4999); the luminal pressure loads every material side that faces a
 lumen pixel with consistent nodal forces; the outer boundary is traction-free
 (Loree et al., Circ Res 71, 1992; Cheng et al., Circulation 87, 1993).
 
-Plaque structural stress (PSS) is the largest maximum principal stress in the
-wall next to the lumen (Teng et al., Circ Cardiovasc Imaging 7, 2014;
-Costopoulos et al., JACC Cardiovasc Imaging 10, 2017). Pixel centre stresses
-overshoot at the staircase lumen edge, so PSS is taken from a nodally averaged
-field (each stress component averaged over the material pixels around each
-node, then back to the pixels) over the pixels 2 and 3 steps (4-connected) from
-the lumen, ``PSS_BAND_PIXELS``: on a thick cylinder at 64, 128 and 256 pixels
-this lands within -9%, +6% and +6% of the Lamé peak, where the raw first ring
-overshoots by +31%, +45% and +53% (docs/fea.md).
+Plaque structural stress (PSS) is computed from the tool's own maximum
+principal stress map by :func:`latentmine.fea.pss.plaque_structural_stress`,
+the one definition the loop and the study use as well.
 """
 from __future__ import annotations
 
@@ -23,28 +17,24 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..backend import core, resolve_device
-from ..labels import TISSUES, Label
+from ..labels import TISSUES
 from ..units import DEFAULT_PRESSURE_KPA
 from .assembly import assemble, lame_tables, stiffness_table
 from .materials import resolve_materials
 from .ordering import kept_nodes
+from .pss import pss_and_rule
 from .solver import DIRECT_MAX_DOFS, amg_preconditioner, direct_solve, projected_cg, rigid_body_modes
 from .validate import check_masks
 
-#: Peri-luminal band searched for PSS: pixels this many 4-connected steps from the lumen.
-PSS_BAND_PIXELS = (2, 3)
 #: CG iteration limit; a solve that reaches it reports ``converged=False``.
 MAX_ITERATIONS = 2000
 #: Refinement steps allowed after the sparse LU.
 MAX_REFINEMENTS = 10
 METHODS = ("auto", "direct", "amg")
-# Node averaging then pixel averaging is a separable [1 2 1] / 4 kernel.
-_SMOOTHING = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0])
 
 
 @dataclass
@@ -54,7 +44,8 @@ class StressResult:
     ``sxx, syy, sxy`` are in image axes (x along columns, y along rows, down);
     ``szz`` is the out-of-plane plane-strain stress; ``max_principal`` is the
     larger in-plane principal stress; ``pss`` is the plaque structural stress
-    of each mask (see the module docstring). ``iterations``, ``residual``
+    of each mask and ``pss_rule`` the rule it was taken by
+    (:mod:`latentmine.fea.pss`). ``iterations``, ``residual``
     (relative, ``||f - K u|| / ||f||``), ``converged`` and ``seconds`` report
     each solve.
     """
@@ -66,6 +57,7 @@ class StressResult:
     von_mises: np.ndarray
     max_principal: np.ndarray
     pss: np.ndarray
+    pss_rule: np.ndarray
     iterations: np.ndarray
     residual: np.ndarray
     converged: np.ndarray
@@ -91,29 +83,6 @@ def check_parameters(pixel_size_mm, pressure_kpa, rtol) -> tuple[float, float, f
     if rtol >= 1:
         raise ValueError(f"rtol must be below 1, got {rtol}")
     return _positive("pixel_size_mm", pixel_size_mm), pressure, rtol
-
-
-def smoothed(field: np.ndarray, material: np.ndarray) -> np.ndarray:
-    """Nodal average of a pixel field over material pixels, mapped back to the pixels."""
-    weights = material.astype(np.float64)
-    total = ndimage.convolve(np.where(material, field, 0.0), _SMOOTHING, mode="constant")
-    count = ndimage.convolve(weights, _SMOOTHING, mode="constant")
-    return np.where(material, total / np.maximum(count, 1e-300), np.nan)
-
-
-def plaque_structural_stress(stress: np.ndarray, mask: np.ndarray, band=PSS_BAND_PIXELS) -> float:
-    """PSS: max of the smoothed in-plane maximum principal stress in the band ``band`` steps from the lumen.
-
-    ``stress`` holds the planes s_xx, s_yy, s_xy of one mask.
-    """
-    material = np.isin(mask, TISSUES)
-    sxx, syy, sxy = (smoothed(stress[q].astype(np.float64), material) for q in range(3))
-    principal = (sxx + syy) / 2 + np.hypot((sxx - syy) / 2, sxy)
-    steps = ndimage.distance_transform_cdt(mask != Label.LUMEN, metric="taxicab")
-    near = (steps >= band[0]) & (steps <= band[1]) & material
-    if not near.any():  # a wall thinner than the band: take what touches the lumen
-        near = (steps <= band[1]) & material
-    return float(np.max(principal[near]))
 
 
 def solve_one(mask, table, lam, mu, *, pixel_size_mm, pressure_kpa, rtol, full_grid=False, method="auto"):
@@ -198,11 +167,12 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     planes = np.empty((6, n, height, width), np.float32)
     report = {key: np.zeros(n, dtype) for key, dtype in
               [("pss", np.float64), ("iterations", np.int64), ("residual", np.float64), ("seconds", np.float64)]}
+    rules = np.empty(n, object)
     for i in tqdm(range(n), desc="fea", unit="mask", disable=not progress):
         start = time.perf_counter()
         planes[:, i], report["iterations"][i], report["residual"][i] = solve_one(
             masks[i], table, lam, mu, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, rtol=rtol,
             method=method)
-        report["pss"][i] = plaque_structural_stress(planes[:, i], masks[i])
+        report["pss"][i], rules[i] = pss_and_rule(planes[5, i], masks[i], pixel_size_mm)
         report["seconds"][i] = time.perf_counter() - start
-    return StressResult(*planes, **report, converged=report["residual"] <= rtol)
+    return StressResult(*planes, **report, pss_rule=rules, converged=report["residual"] <= rtol)

@@ -6,7 +6,7 @@
   map in units of :data:`STRESS_SCALE_KPA`), trained by :func:`fit_target`
   with a :class:`TargetLoss` (default :class:`WeightedMSE`).
 """
-from .losses import PERI_LUMINAL_BAND_PX, WeightedMSE, peri_luminal_band, plaque_structural_stress
+from .losses import LOSS_BAND_PX, WeightedMSE, loss_weighting_band
 from .protocols import Generator, TargetLoss
 from .target import INPUT_MODES, STRESS_SCALE_KPA, StressUNet, compose_input, onehot
 from .training import fit_target, load_vae, predict, save_vae, target_input, train_vae
@@ -14,6 +14,6 @@ from .vae import VAE, decode_pairs
 
 __all__ = [
     "Generator", "TargetLoss", "VAE", "StressUNet", "WeightedMSE", "STRESS_SCALE_KPA", "INPUT_MODES",
-    "PERI_LUMINAL_BAND_PX", "train_vae", "load_vae", "save_vae", "fit_target", "predict", "target_input",
-    "compose_input", "onehot", "decode_pairs", "peri_luminal_band", "plaque_structural_stress",
+    "LOSS_BAND_PX", "train_vae", "load_vae", "save_vae", "fit_target", "predict", "target_input",
+    "compose_input", "onehot", "decode_pairs", "loss_weighting_band",
 ]

@@ -178,7 +178,7 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     # The pool goes to the loop unlabelled: a strategy sees a label only once it acquires the sample.
     splits = {name: Samples(data[f"{name}_images"], data[f"{name}_masks"],
                             [str(i) for i in data[f"{name}_ids"]],
-                            None if name == "pool" else data[f"{name}_labels"])
+                            None if name == "pool" else data[f"{name}_labels"], float(data["pixel_size_mm"]))
               for name in SPLITS}
     settings = loop_config(config, strategy, repeat)
     run_dir = cell_path(out, strategy, repeat).with_suffix("")
@@ -247,7 +247,7 @@ def score(model, split, label_scale: float) -> dict:
     from ..models import predict
 
     return stress_metrics(predict(model, split.images, split.masks, label_scale=label_scale),
-                          split.labels, split.masks)
+                          split.labels, split.masks, pixel_size_mm=split.pixel_size_mm)
 
 
 def acquisition_diagnostics(rows: list, provenance: list) -> dict:

@@ -11,22 +11,21 @@ All stresses are in kPa; maps are ``(N, H, W)`` with 0 off the material
   peak label stress of *that* sample. A relative tolerance per sample makes a
   low-stress plaque count as much as a high-stress one; the peak (not the
   pixel's own value) keeps near-zero pixels from demanding near-zero error.
-* ``pss_abs_err_kpa``: mean absolute error of the plaque structural stress,
-  the largest stress within a few pixels of the lumen (Teng et al., Circ
-  Cardiovasc Imaging 2014), see :func:`latentmine.models.plaque_structural_stress`.
+* ``pss_abs_err_kpa``: mean absolute error of the plaque structural stress
+  (Teng et al., Circ Cardiovasc Imaging 2014) per sample, by the labelling
+  tool's own :func:`latentmine.fea.plaque_structural_stress` on both maps.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from ..fea.pss import plaque_structural_stress_batch
 from ..labels import TISSUES
-from ..models.losses import plaque_structural_stress
 
 ACCURACY_TOLERANCE = 0.1
 
 
-def stress_metrics(pred, labels, masks, *, tolerance: float = ACCURACY_TOLERANCE) -> dict:
+def stress_metrics(pred, labels, masks, *, pixel_size_mm: float, tolerance: float = ACCURACY_TOLERANCE) -> dict:
     """The study's five accuracy metrics of ``pred`` against ``labels`` (see the module docstring)."""
     pred = np.asarray(pred, np.float64)
     labels = np.asarray(labels, np.float64)
@@ -41,9 +40,8 @@ def stress_metrics(pred, labels, masks, *, tolerance: float = ACCURACY_TOLERANCE
     material = np.isin(masks, [int(t) for t in TISSUES])
     peak = labels.reshape(n, -1).max(axis=1)
     within = np.abs(error) < tolerance * peak[:, None, None]
-    as_torch = torch.from_numpy(masks.astype(np.int64))
-    pss_pred = plaque_structural_stress(torch.from_numpy(pred), as_torch).numpy()
-    pss_true = plaque_structural_stress(torch.from_numpy(labels), as_torch).numpy()
+    pss_pred = plaque_structural_stress_batch(pred, masks, pixel_size_mm)
+    pss_true = plaque_structural_stress_batch(labels, masks, pixel_size_mm)
     return {"mse_kpa2": float(np.mean(error ** 2)), "mae_kpa": float(np.mean(np.abs(error))),
             "rel_l2": float(np.mean(rel_l2)),
             "accuracy": float(within[material].mean()) if material.any() else float("nan"),

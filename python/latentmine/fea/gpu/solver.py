@@ -62,19 +62,20 @@ def solve_batch(masks, *, pixel_size_mm, pressure_kpa, materials=None, rtol=1e-6
     """:func:`latentmine.fea.solve` on the GPU: the CPU path's ``StressResult`` for a batch.
 
     Same physics and stress planes as the CPU path (its compact system, solved
-    on the full grid); PSS by the CPU path's own
-    :func:`~latentmine.fea.solve.plaque_structural_stress`. ``seconds`` is each
+    on the full grid); PSS by :func:`latentmine.fea.pss.pss_and_rule_batch`
+    on the maximum principal map, as on the CPU path. ``seconds`` is each
     chunk's wall time shared out over its masks. ``xp=numpy`` runs the same
     code on the CPU kernels.
     """
-    from ..solve import StressResult, plaque_structural_stress
+    from ..pss import pss_and_rule_batch
+    from ..solve import StressResult
 
     batch = solve_masks(masks, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, materials=materials,
                         rtol=rtol, progress=progress, xp=xp)
     masks = check_masks(masks)
     planes = np.moveaxis(batch.stress, 1, 0)  # (6, N, H, W)
-    pss = np.array([plaque_structural_stress(stress, mask) for stress, mask in zip(batch.stress, masks)])
-    return StressResult(*planes, pss=pss, iterations=batch.iterations, residual=batch.residual,
+    pss, rules = pss_and_rule_batch(batch.stress[:, 5], masks, pixel_size_mm)
+    return StressResult(*planes, pss=pss, pss_rule=rules, iterations=batch.iterations, residual=batch.residual,
                         converged=batch.residual <= rtol, seconds=batch.seconds)
 
 
