@@ -33,13 +33,9 @@ def export_png(out_dir, dataset: Dataset, ids=None, *, overwrite=False) -> Path:
     """
     from PIL import Image
 
-    out = Path(out_dir)
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out} is not empty (pass overwrite=True to write into it)")
+    out = export_folder(out_dir, overwrite)
     chosen = subset(dataset, list(dataset.ids if ids is None else ids))
-    for sample in chosen.ids:
-        if Path(sample).name != sample or sample in (".", ".."):
-            raise ValueError(f"export_png: id {sample!r} is not a plain file name")
+    check_file_names(chosen.ids, "export_png")
     for image, mask, sample in zip(chosen.images, chosen.masks, chosen.ids):
         grey = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
         for folder, pixels in (("images", grey), ("masks", mask.astype(np.uint8))):
@@ -47,6 +43,21 @@ def export_png(out_dir, dataset: Dataset, ids=None, *, overwrite=False) -> Path:
             Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
             storage.atomic_write_bytes(out / folder / f"{sample}.png", buffer.getvalue())
     return out
+
+
+def export_folder(out_dir, overwrite: bool) -> Path:
+    """``out_dir`` as a Path; a FileExistsError when it is not empty and ``overwrite`` is False."""
+    out = Path(out_dir)
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} is not empty (pass overwrite=True to write into it)")
+    return out
+
+
+def check_file_names(ids, caller: str):
+    """A ValueError unless every id can name a file (no folders, no ``.``/``..``)."""
+    for sample in ids:
+        if Path(sample).name != sample or sample in (".", ".."):
+            raise ValueError(f"{caller}: id {sample!r} is not a plain file name")
 
 
 def contact_sheet(path_png, images, masks, stress=None, n=8, *, ids=None, title=None) -> Path:
