@@ -33,6 +33,9 @@ def register(subparsers):
                         help="override a generator parameter, VALUE in JSON, e.g. plaque_burden=[0.6,0.8] "
                              "(repeatable; see latentmine.phantoms.PhantomParams)")
     parser.add_argument("--sheet-rows", type=int, default=8, help="rows in the contact sheet (default 8)")
+    parser.add_argument("--hard-case", type=float, default=None, metavar="SHARE",
+                        help="a hard-case cohort: this share (e.g. 0.08) of high-risk thin-cap plaques among "
+                             "stable ones (latentmine.phantoms.generate_hard_case)")
     from ..parallel import add_executor_arguments
 
     add_executor_arguments(parser)
@@ -42,14 +45,18 @@ def register(subparsers):
 def run(args) -> int:
     from ..data import contact_sheet, save_dataset
     from ..data.dataset import check_target
-    from ..phantoms import generate
+    from ..phantoms import generate, generate_hard_case
 
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     check_target(args.out, args.overwrite)  # fail before any work is done
     params = _parse_params(args.param)
     started = time.perf_counter()
-    cohort = generate(args.n, size=args.size, seed=args.seed, progress=True, **params)
+    if args.hard_case is None:
+        cohort = generate(args.n, size=args.size, seed=args.seed, progress=True, **params)
+    else:
+        cohort = generate_hard_case(args.n, size=args.size, seed=args.seed, high_risk_share=args.hard_case,
+                                    progress=True, **params)
     generated = time.perf_counter() - started
     images, masks, ids, anatomy = cohort.images, cohort.masks, cohort.ids, cohort.anatomy
     stress, labelling = None, None
@@ -58,7 +65,8 @@ def run(args) -> int:
         images, masks, stress = images[keep], masks[keep], stress[keep]
         ids = [ids[i] for i in np.flatnonzero(keep)]
         anatomy = [dict(anatomy[i], pss_kpa=labelling["pss_kpa"][j]) for j, i in enumerate(np.flatnonzero(keep))]
-    meta = {"generator": "latentmine.phantoms.generate", "command": _command_line(args),
+    generator = "generate" if args.hard_case is None else "generate_hard_case"
+    meta = {"generator": f"latentmine.phantoms.{generator}", "command": _command_line(args),
             "size": args.size, "seed": args.seed,
             "params": cohort.params, "generation_seconds": round(generated, 3)}
     if labelling is not None:
@@ -76,6 +84,7 @@ def _command_line(args) -> str:
     """The command that reproduces this cohort (executor options aside)."""
     words = ["latentmine phantoms", f"--n {args.n}", f"--size {args.size}", f"--seed {args.seed}"]
     words += [f"--param '{item}'" for item in args.param] + (["--label"] if args.label else [])
+    words += [] if args.hard_case is None else [f"--hard-case {args.hard_case}"]
     return " ".join(words)
 
 

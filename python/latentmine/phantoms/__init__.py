@@ -6,6 +6,9 @@
 ((8, 64, 64), 'uint8')
 """
 from .cohort import Cohort, generate
+from .hard_case import generate_hard_case, high_risk_flags
 from .params import DEFAULT_ECHOGENICITY, PhantomParams
+from .rendering import BModeRenderer
 
-__all__ = ["Cohort", "generate", "PhantomParams", "DEFAULT_ECHOGENICITY"]
+__all__ = ["Cohort", "generate", "generate_hard_case", "high_risk_flags", "BModeRenderer", "PhantomParams",
+           "DEFAULT_ECHOGENICITY"]
