@@ -6,9 +6,10 @@
   imported from NIfTI it is the source affine composed with the dataset's
   grid (so, without resampling, the very same affine); for one from DICOM
   it is the pixel spacing (and the pullback's frame spacing when the header
-  had it, else 1 mm); otherwise the dataset's pixel size. Frames left out of
-  the dataset (skipped as invalid) are NaN slices, so slice positions stay
-  true. The header says ``mm``, intent ``estimate`` named ``stress kPa``.
+  had it, else 1 mm); otherwise the dataset's pixel size. Slices sit at the
+  dataset's frame numbers, from the first, with their greatest common step
+  (every frame, or every n-th when that was chosen); frames missing in
+  between (skipped as invalid) are NaN slices, so slice positions stay true. The header says ``mm``, intent ``estimate`` named ``stress kPa``.
 * :func:`export_dicom` writes a Multi-frame Grayscale Word Secondary Capture
   Image (SOP class 1.2.840.10008.5.1.4.1.1.7.3, DICOM PS3.3 A.8.4): 16-bit
   frames with Rescale Slope (0028,1053) and Intercept (0028,1052) so that
