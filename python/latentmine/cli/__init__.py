@@ -11,6 +11,8 @@ import importlib
 import pkgutil
 import sys
 
+from ..errors import Starvation
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -33,7 +35,7 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError, Starvation) as error:
         print(f"latentmine {args.command}: error: {error}", file=sys.stderr)
         return 2
 

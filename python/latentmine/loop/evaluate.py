@@ -1,30 +1,33 @@
 """Metrics of the target network on a labelled test set."""
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from ..fea.pss import plaque_structural_stress_batch
-from ..models.target import STRESS_SCALE_KPA
 from ..models.training import predict
-from ..units import DEFAULT_PIXEL_SIZE_MM
+from ..tasks import DEFAULT_TASK, load_task
 from .samples import as_samples
 
 
-def evaluate(model, test, *, label_scale: float = STRESS_SCALE_KPA, pixel_size_mm: float | None = None) -> dict:
-    """Test metrics of F, in label units (kPa).
+def evaluate(model, test, *, label_scale: float | None = None, pixel_size_mm: float | None = None,
+             task=DEFAULT_TASK) -> dict:
+    """The loop's test metrics of F for ``task`` (default: the IVUS stress task), plus ``"n"``.
 
-    Returns ``{"mse": kPa^2, "mae": kPa, "pss_error": kPa, "n": N}``: pixel-wise
+    For the stress task: ``{"mse": kPa^2, "mae": kPa, "pss_error": kPa, "n": N}``, pixel-wise
     mean squared and absolute errors over every pixel, and the mean absolute
     error of the plaque structural stress per sample, by the labelling tool's
     own :func:`latentmine.fea.plaque_structural_stress` on the predicted and
-    the labelled map. ``pixel_size_mm`` defaults to the test set's, else
+    the labelled map (:func:`latentmine.tasks.stress_metrics.loop_stress_metrics`).
+    ``label_scale`` defaults to the task's (for the stress task
+    :data:`latentmine.models.STRESS_SCALE_KPA`); ``pixel_size_mm`` to the test set's, else
     :data:`latentmine.units.DEFAULT_PIXEL_SIZE_MM`.
     """
+    from .config import LoopConfig
+
+    task = load_task(task)
     test = as_samples(test, "test", need_labels=True)
-    pred = predict(model, test.images, test.masks, label_scale=label_scale)
-    error = pred - test.labels
-    pixel = pixel_size_mm or test.pixel_size_mm or DEFAULT_PIXEL_SIZE_MM
-    pss_pred = plaque_structural_stress_batch(pred, test.masks, pixel)
-    pss_true = plaque_structural_stress_batch(test.labels, test.masks, pixel)
-    return {"mse": float(np.mean(error ** 2)), "mae": float(np.mean(np.abs(error))),
-            "pss_error": float(np.mean(np.abs(pss_pred - pss_true))), "n": len(test)}
+    test.labels = task.check_labels(test.labels, len(test), test.images.shape[1:], source="the test set")
+    if pixel_size_mm:
+        test = replace(test, pixel_size_mm=float(pixel_size_mm))
+    scale = task.scale(LoopConfig()) if label_scale is None else label_scale
+    pred = predict(model, test.images, test.masks, label_scale=scale)
+    return {**task.evaluate(pred, test), "n": len(test)}

@@ -22,10 +22,12 @@ STRESS_SCALE_KPA = 100.0
 INPUT_MODES = {"image": 1, "mask": NUM_LABELS, "both": 1 + NUM_LABELS}
 
 
-def input_channels(mode: str) -> int:
+def input_channels(mode: str, mask_classes: int | None = None) -> int:
+    """Channels of F's input in ``mode`` with ``mask_classes`` mask codes (default: the IVUS labels)."""
     if mode not in INPUT_MODES:
         raise ValueError(f"input mode must be one of {sorted(INPUT_MODES)}, got {mode!r}")
-    return INPUT_MODES[mode]
+    classes = NUM_LABELS if mask_classes is None else mask_classes
+    return {"image": 1, "mask": classes, "both": 1 + classes}[mode]
 
 
 def compose_input(mode: str, images: torch.Tensor, mask_probs: torch.Tensor | None) -> torch.Tensor:
@@ -42,9 +44,9 @@ def compose_input(mode: str, images: torch.Tensor, mask_probs: torch.Tensor | No
     return mask_probs if mode == "mask" else torch.cat([images[:, None], mask_probs], dim=1)
 
 
-def onehot(masks: torch.Tensor) -> torch.Tensor:
-    """``(B, H, W)`` label codes -> ``(B, NUM_LABELS, H, W)`` float one-hot."""
-    return nnf.one_hot(masks.long(), NUM_LABELS).permute(0, 3, 1, 2).float()
+def onehot(masks: torch.Tensor, classes: int | None = None) -> torch.Tensor:
+    """``(B, H, W)`` codes -> ``(B, classes, H, W)`` float one-hot (default ``NUM_LABELS`` classes)."""
+    return nnf.one_hot(masks.long(), NUM_LABELS if classes is None else classes).permute(0, 3, 1, 2).float()
 
 
 def _block(cin: int, cout: int) -> nn.Sequential:
@@ -67,18 +69,20 @@ class StressUNet(nn.Module):
         Dropout probability before the bottleneck (used by the uncertainty strategy).
     out_channels : int
         1 for a stress map; more for, e.g., segmentation logits with another loss.
+    mask_classes : int, optional
+        Mask codes of a "mask"/"both" input (default: the IVUS labels).
     """
 
     def __init__(self, input_mode: str = "image", width: int = 16, levels: int = 3, dropout: float = 0.1,
-                 out_channels: int = 1):
+                 out_channels: int = 1, mask_classes: int | None = None):
         super().__init__()
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.input_mode, self.levels = input_mode, levels
+        self.input_mode, self.levels, self.mask_classes = input_mode, levels, mask_classes
         widths = [width * 2 ** i for i in range(levels)]
-        cin = input_channels(input_mode)
+        cin = input_channels(input_mode, mask_classes)
         self.down = nn.ModuleList()
         for w in widths:
             self.down.append(_block(cin, w))

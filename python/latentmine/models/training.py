@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import storage
+from ..labels import NUM_LABELS
 from .losses import WeightedMSE
 from .target import STRESS_SCALE_KPA, compose_input, onehot
 from .vae import VAE, decode_pairs, device_of, encode_arrays
@@ -36,8 +37,8 @@ def _check_pairs(images: np.ndarray, masks: np.ndarray) -> None:
 
 def train_vae(images, masks, *, latent_dim: int = 32, beta: float = 1.0, width: int = 16, epochs: int = 30,
               batch_size: int = 32, lr: float = 2e-3, seed: int = 0, out_dir=None, progress: bool = True,
-              device: str = "cpu") -> VAE:
-    """Train a :class:`VAE` on unlabelled (image, mask) pairs.
+              device: str = "cpu", mask_classes: int = NUM_LABELS) -> VAE:
+    """Train a :class:`VAE` on unlabelled (image, mask) pairs (``mask_classes=0``: images alone).
 
     With ``out_dir`` the model is checkpointed there after every epoch
     (:data:`VAE_CHECKPOINT`, atomic, checksummed) together with
@@ -46,7 +47,8 @@ def train_vae(images, masks, *, latent_dim: int = 32, beta: float = 1.0, width: 
     images, masks = np.array(images, np.float32), np.array(masks)  # writable copies for torch
     _check_pairs(images, masks)
     torch.manual_seed(seed)
-    model = VAE(images.shape[-1], latent_dim=latent_dim, beta=beta, width=width).to(device)
+    model = VAE(images.shape[-1], latent_dim=latent_dim, beta=beta, width=width,
+                mask_classes=mask_classes).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     x, m = torch.from_numpy(images), torch.from_numpy(masks.astype(np.int64))
     generator = torch.Generator().manual_seed(seed)
@@ -101,10 +103,13 @@ def save_vae_figures(model, images, masks, out_dir, *, n: int = 8, seed: int = 0
     save_pair_grid(Path(out_dir) / "samples.png", [(gen_images.numpy(), gen_masks.numpy(), "z ~ N(0, I)")])
 
 
-def target_input(input_mode: str, images, masks) -> torch.Tensor:
-    """F's input from real images ``(N, H, W)`` and masks ``(N, H, W)`` (arrays or tensors)."""
+def target_input(input_mode: str, images, masks, mask_classes: int | None = None) -> torch.Tensor:
+    """F's input from real images ``(N, H, W)`` and masks ``(N, H, W)`` (arrays or tensors).
+
+    ``mask_classes`` is the number of mask codes (default: the IVUS labels).
+    """
     images = torch.as_tensor(np.asarray(images, np.float32))
-    probs = None if input_mode == "image" else onehot(torch.as_tensor(np.asarray(masks, np.int64)))
+    probs = None if input_mode == "image" else onehot(torch.as_tensor(np.asarray(masks, np.int64)), mask_classes)
     return compose_input(input_mode, images, probs)
 
 
@@ -117,7 +122,7 @@ def fit_target(model, images, masks, labels, *, epochs: int, batch_size: int, lr
     (default: :class:`WeightedMSE`).
     """
     loss = loss or WeightedMSE()
-    inputs = target_input(model.input_mode, images, masks)
+    inputs = target_input(model.input_mode, images, masks, getattr(model, "mask_classes", None))
     targets = torch.as_tensor(np.asarray(labels, np.float32)) / label_scale
     m = torch.as_tensor(np.asarray(masks, np.int64))
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -143,7 +148,8 @@ def fit_target(model, images, masks, labels, *, epochs: int, batch_size: int, lr
 def predict(model, images, masks, *, label_scale: float = STRESS_SCALE_KPA, batch_size: int = 64,
             dropout: bool = False) -> np.ndarray:
     """F's prediction in label units (kPa), on the CPU; ``dropout=True`` keeps dropout on (one MC sample)."""
-    inputs, device = target_input(model.input_mode, images, masks), device_of(model)
+    inputs = target_input(model.input_mode, images, masks, getattr(model, "mask_classes", None))
+    device = device_of(model)
     model.train(dropout)
     with torch.no_grad():
         out = torch.cat([model(inputs[i:i + batch_size].to(device)).cpu() for i in range(0, len(inputs), batch_size)])

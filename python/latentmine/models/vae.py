@@ -42,17 +42,24 @@ class VAE(nn.Module):
         Weight of the KL term (beta-VAE); 1 is the plain VAE.
     width : int
         Channels of the first convolution; doubled per level up to 8x.
+    mask_classes : int
+        Codes of the masks paired with the images (default: the IVUS labels); 0
+        for images without masks, whose decoder then returns ``(B, 0, H, W)`` logits.
     """
 
-    def __init__(self, image_size: int = 64, latent_dim: int = 32, beta: float = 1.0, width: int = 16):
+    def __init__(self, image_size: int = 64, latent_dim: int = 32, beta: float = 1.0, width: int = 16,
+                 mask_classes: int = NUM_LABELS):
         super().__init__()
         if latent_dim < 1:
             raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
         if beta < 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
+        if mask_classes < 0:
+            raise ValueError(f"mask_classes must be >= 0, got {mask_classes}")
         widths = _widths(image_size, width)
         self.image_size, self.latent_dim, self.beta, self.width = image_size, latent_dim, float(beta), width
-        layers, channels = [], 1 + NUM_LABELS
+        self.mask_classes = int(mask_classes)
+        layers, channels = [], 1 + self.mask_classes
         for w in widths:
             layers += [nn.Conv2d(channels, w, 4, stride=2, padding=1), nn.SiLU()]
             channels = w
@@ -64,16 +71,19 @@ class VAE(nn.Module):
         for w in reversed(widths):
             layers += [nn.ConvTranspose2d(channels, w, 4, stride=2, padding=1), nn.SiLU()]
             channels = w
-        self.decoder = nn.Sequential(*layers, nn.Conv2d(channels, 1 + NUM_LABELS, 3, padding=1))
+        self.decoder = nn.Sequential(*layers, nn.Conv2d(channels, 1 + self.mask_classes, 3, padding=1))
         self._bottom_channels = widths[-1]
 
     def config(self) -> dict:
         """Constructor arguments, stored in checkpoints."""
-        return {"image_size": self.image_size, "latent_dim": self.latent_dim, "beta": self.beta, "width": self.width}
+        return {"image_size": self.image_size, "latent_dim": self.latent_dim, "beta": self.beta, "width": self.width,
+                "mask_classes": self.mask_classes}
 
     def encode(self, images: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        onehot = nnf.one_hot(masks.long(), NUM_LABELS).permute(0, 3, 1, 2).to(images.dtype)
-        features = self.encoder(torch.cat([images[:, None], onehot], dim=1))
+        channels = [images[:, None]]
+        if self.mask_classes:
+            channels.append(nnf.one_hot(masks.long(), self.mask_classes).permute(0, 3, 1, 2).to(images.dtype))
+        features = self.encoder(torch.cat(channels, dim=1))
         mu, logvar = self.to_posterior(features).chunk(2, dim=1)
         return mu, logvar.clamp(-12.0, 8.0)
 
@@ -93,7 +103,8 @@ class VAE(nn.Module):
         """The beta-VAE loss terms, each averaged over the batch (sums over pixels and latents)."""
         image, logits, mu, logvar = self(images, masks, generator)
         recon_image = ((image - images) ** 2).flatten(1).sum(1).mean()
-        recon_mask = nnf.cross_entropy(logits, masks.long(), reduction="none").flatten(1).sum(1).mean()
+        recon_mask = (nnf.cross_entropy(logits, masks.long(), reduction="none").flatten(1).sum(1).mean()
+                      if self.mask_classes else torch.zeros((), device=images.device))
         kl = (-0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(1)).mean()
         return {"loss": recon_image + recon_mask + self.beta * kl,
                 "image": recon_image, "mask": recon_mask, "kl": kl}
@@ -116,7 +127,13 @@ def encode_arrays(generator, images, masks) -> torch.Tensor:
 
 
 def decode_pairs(generator, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode latent points to images ``(B, H, W)`` and hard masks ``(B, H, W)`` uint8, on the CPU."""
+    """Decode latent points to images ``(B, H, W)`` and hard masks ``(B, H, W)`` uint8, on the CPU.
+
+    A generator without masks (no logit channels) gives all-zero masks.
+    """
     with torch.no_grad():
         image, logits = generator.decode(z.to(device_of(generator)))
-    return image.clamp(0, 1).cpu(), logits.argmax(1).to(torch.uint8).cpu()
+    image = image.clamp(0, 1).cpu()
+    if logits is None or logits.shape[1] == 0:
+        return image, torch.zeros(image.shape, dtype=torch.uint8)
+    return image, logits.argmax(1).to(torch.uint8).cpu()
