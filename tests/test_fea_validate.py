@@ -64,3 +64,28 @@ def test_check_masks_normalises_and_names_the_sample(ring):
 def test_check_masks_rejects_bad_arrays(masks, words):
     with pytest.raises(ValueError, match=words):
         check_masks(masks)
+
+
+def test_checks_on_the_vessel_window_match_the_whole_frame(ring):
+    """The rules run on the bounding box of the vessel; where the vessel sits in a larger frame
+    changes nothing but the reported coordinates."""
+    from scipy import ndimage
+
+    from latentmine.fea.validate import _EDGE_NEIGHBOURS, _grow
+
+    leaky = ring.copy()
+    leaky[16, 22:] = Label.LUMEN  # a channel from the lumen through the wall, not to the frame border
+    leaky[16, 29:] = Label.OUTSIDE
+    problems = mask_problems(leaky)
+    assert any("row 16, column 28" in p for p in problems)
+    framed = np.zeros((80, 90), np.uint8)
+    framed[30:62, 40:72] = leaky
+    shifted = mask_problems(framed)
+    assert len(shifted) == len(problems) and any("row 46, column 68" in p for p in shifted)
+    at_edge = np.zeros((40, 40), np.uint8)
+    at_edge[:32, 8:] = ring
+    at_edge[0, 20] = Label.LUMEN  # lumen on the frame's edge (and beside OUTSIDE)
+    assert any("lumen is open" in p for p in mask_problems(at_edge))
+    rng = np.random.default_rng(0)
+    region = rng.random((37, 41)) < 0.2
+    assert np.array_equal(_grow(region), ndimage.binary_dilation(region, structure=_EDGE_NEIGHBOURS))

@@ -33,6 +33,8 @@ columns depth samples; the column spacing is the radial spacing), see
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,23 +157,33 @@ def import_dicom(path, *, masks=None, contours=None, frames=None, remap=None, pi
         grid = gd.polar_grid(source.shape, spacing[1], size)
     else:
         grid = gd.square_grid(source.shape, spacing, size) if size else gd.native_grid(source.shape, spacing, source=path)
-    known = None
+    known = mask_frames = None
     if contours is not None:
         if polar:
             raise ValueError(f"{contours}: contours are read in Cartesian pixel coordinates; they cannot go with polar=True")
         from .contours import contour_masks
 
         numbers, mask_frames, known = contour_masks(contours, grid, numbers, frame_count=source.count)
-    else:
-        mask_frames = _native_masks(masks, source, numbers, grid, polar, remap)
-    images = _read_images(source, numbers, grid, polar)
+    # Decoding and resampling the images (NumPy and Pillow, which release the GIL) run in a
+    # second thread while this one reads and checks the masks: two cores, one pass.
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(_read_images, source, numbers, grid, polar, stop)
+        try:
+            if mask_frames is None:
+                mask_frames = _native_masks(masks, source, numbers, grid, polar, remap)
+            screened = fr.screen(mask_frames, frame_numbers=numbers, invalid=invalid, source=str(path), known=known)
+        except BaseException:
+            stop.set()
+            raise
+        images = reading.result()
     meta = {"source": "dicom", "path": str(path), "files": [str(f) for f in source.files],
             "spacing_from": spacing_tag, "native_spacing_mm": list(spacing),
             "frame_spacing_mm": source.frame_spacing_mm, "photometric": source.photometric,
             "remap": {str(k): int(v) for k, v in (remap or {}).items()},
             "masks": str(masks) if isinstance(masks, (str, Path)) else ("contours: " + str(contours) if contours else "array")}
     return fr.assemble(images, mask_frames, frame_numbers=numbers, grid=grid, source=str(path), stem=Path(path).stem,
-                       meta=meta, invalid=invalid, known=known, file_of_frame=lambda f: source.locate(f)[0],
+                       meta=meta, invalid=invalid, screened=screened, file_of_frame=lambda f: source.locate(f)[0],
                        frame_count=source.count)
 
 
@@ -192,18 +204,26 @@ def _native_masks(masks, source, numbers, grid, polar, remap):
     if array.ndim != 3 or tuple(array.shape[1:]) != tuple(source.shape):
         raise ValueError(f"{where}: masks of shape {array.shape} do not match the frames of {source.files[0]} "
                          f"({source.shape[0]} x {source.shape[1]} pixels)")
-    if len(array) == source.count:
+    if len(array) == source.count and numbers != list(range(source.count)):
         array = array[numbers]
+    elif len(array) == source.count:
+        pass  # every frame, in order: no copy
     elif len(array) != len(numbers):
         raise ValueError(f"{where}: {len(array)} mask(s) for {source.count} frame(s) ({len(numbers)} chosen); "
                          f"give one mask per frame or per chosen frame")
     codes = fr.remap_masks(array, remap, source=where, frame_numbers=numbers)
+    if not grid.resampled:
+        return codes
     convert = gd.polar_to_cartesian if polar else gd.resample
-    return np.stack([convert(mask, grid, nearest=True) for mask in codes]) if grid.resampled else codes
+    out = np.empty((len(codes),) + tuple(grid.shape), np.uint8)
+    for row, mask in enumerate(codes):
+        out[row] = convert(mask, grid, nearest=True)
+    return out
 
 
-def _read_images(source: DicomSource, numbers, grid, polar) -> np.ndarray:
-    """Grey frames on ``grid``, float32 in [0, 1], decoded one frame at a time."""
+def _read_images(source: DicomSource, numbers, grid, polar, stop) -> np.ndarray | None:
+    """Grey frames on ``grid``, float32 in [0, 1], decoded one frame at a time
+    (None once the ``stop`` event is set)."""
     pixels = _pydicom().pixels
     convert = gd.polar_to_cartesian if polar else gd.resample
     out = np.empty((len(numbers),) + tuple(grid.shape), np.float32)
@@ -218,6 +238,8 @@ def _read_images(source: DicomSource, numbers, grid, polar) -> np.ndarray:
         try:
             decoded = pixels.iter_pixels(file, indices=[index for index, _ in wanted], as_rgb=True)
             for (index, row), frame in zip(wanted, decoded):
+                if stop.is_set():
+                    return None
                 out[row] = convert(_grey(frame, source, scale, dataset), grid)
         except (ValueError, RuntimeError, NotImplementedError, OSError) as error:
             raise ValueError(f"{file}: cannot decode the pixel data ({error})") from None

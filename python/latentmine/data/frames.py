@@ -32,6 +32,8 @@ from .importing import _apply, _remap_table
 INVALID_POLICIES = ("error", "skip", "keep")
 #: Frames named in one error message before "... and N more".
 _SHOWN = 8
+#: Mask codes below this are remapped through a look-up table.
+_LOOKUP_LIMIT = 1 << 16
 
 
 def check_policy(invalid: str) -> str:
@@ -50,13 +52,24 @@ def remap_masks(masks, remap, *, source, frame_numbers) -> np.ndarray:
         unknown, naming ``source`` and the first frames holding them.
     """
     masks = _integer_codes(np.asarray(masks), source)
-    masks = _apply(_remap_table(remap), masks)
-    bad = unknown_codes(masks)
-    if bad:
-        holding = [frame_numbers[i] for i in np.flatnonzero(np.isin(masks, bad).reshape(len(masks), -1).any(axis=1))]
-        raise ValueError(f"{source}: frame(s) {_few(holding)}: unknown label codes {bad} (valid: "
+    table = _remap_table(remap)
+    low, high = (int(masks.min()), int(masks.max())) if masks.size else (0, 0)
+    if table is None and not unknown_codes(np.arange(low, high + 1)):
+        return masks.astype(np.uint8, copy=False)  # every value between the extremes is a Label code
+    if low < 0 or high >= _LOOKUP_LIMIT:
+        mapped = _apply(table, masks)
+    else:  # codes of a few bits: one look-up table instead of a pass per code
+        lookup = np.arange(high + 1, dtype=np.int64)
+        if table is not None:
+            inside = (table[0] >= 0) & (table[0] <= high)
+            lookup[table[0][inside]] = table[1][inside]
+        mapped = lookup[masks]
+    present = unknown_codes(mapped)
+    if present:
+        holding = [frame_numbers[i] for i in np.flatnonzero(np.isin(mapped, present).reshape(len(masks), -1).any(axis=1))]
+        raise ValueError(f"{source}: frame(s) {_few(holding)}: unknown label codes {present} (valid: "
                          f"{label_codes_message()}; pass remap= (--remap CODE=LABEL,...) to translate your codes)")
-    return masks.astype(np.uint8)
+    return mapped.astype(np.uint8)
 
 
 def screen(masks, *, frame_numbers, invalid, source, known=None) -> tuple[np.ndarray, dict]:
@@ -98,16 +111,18 @@ def screen(masks, *, frame_numbers, invalid, source, known=None) -> tuple[np.nda
 
 
 def assemble(images, masks, *, frame_numbers, grid, source, stem, meta, invalid, known=None,
-             file_of_frame=None, frame_count=None) -> Dataset:
+             file_of_frame=None, frame_count=None, screened=None) -> Dataset:
     """The in-memory dataset of checked frames, with ids ``<stem>-f<frame>``
     (just ``<stem>`` when the source has one frame, ``frame_count == 1``).
+    ``screened`` is the result of :func:`screen` when the caller ran it already.
 
     Raises
     ------
     ValueError
         When no frame is left, or for failing frames under ``invalid="error"``.
     """
-    keep, problems = screen(masks, frame_numbers=frame_numbers, invalid=invalid, source=source, known=known)
+    keep, problems = screened or screen(masks, frame_numbers=frame_numbers, invalid=invalid, source=source,
+                                        known=known)
     if not keep.any():
         raise ValueError(f"{source}: no frame left to import ({len(problems)} failed the checks: "
                          f"{dict(list(problems.items())[:_SHOWN])})")
@@ -155,7 +170,7 @@ def read_label_frames(path) -> np.ndarray:
     name = path.name.lower()
     if name.endswith(".npy"):
         try:
-            array = np.load(path, allow_pickle=False)
+            array = np.load(path, mmap_mode="r", allow_pickle=False)  # read once, by the code checks
         except (OSError, ValueError, EOFError) as error:
             raise ValueError(f"{path}: unreadable .npy file ({error})") from None
         return array[None] if array.ndim == 2 else array

@@ -36,19 +36,37 @@ from ..labels import TISSUES, Label
 _EDGE_NEIGHBOURS = ndimage.generate_binary_structure(2, 1)   # 4-connectivity
 _CORNER_NEIGHBOURS = ndimage.generate_binary_structure(2, 2)  # 8-connectivity
 _VALID_CODES = np.array(sorted(int(label) for label in Label))
+#: Every byte value below this is a Label code, so a byte mask whose maximum is below it is all codes.
+_CODES_BELOW = next(v for v in range(257) if v not in _VALID_CODES)
+#: Byte value -> is a tissue (FIBROUS, LIPID, CALCIUM): one look-up instead of a membership test.
+_IS_TISSUE = np.isin(np.arange(256), [int(t) for t in TISSUES])
 
 
 def _unknown_labels(array: np.ndarray) -> list[int]:
-    values = np.unique(array)
+    if array.dtype == np.uint8:
+        if not array.size or int(array.max()) < _CODES_BELOW:
+            return []
+        values = np.flatnonzero(np.bincount(array.ravel()))  # a histogram is faster than sorting
+    else:
+        values = np.unique(array)
     return [int(v) for v in values[~np.isin(values, _VALID_CODES)]]
 
 
 def _grow(region: np.ndarray) -> np.ndarray:
-    """Pixels of ``region`` and their 4-neighbours (no wrap-around)."""
-    return ndimage.binary_dilation(region, structure=_EDGE_NEIGHBOURS)
+    """Pixels of ``region`` and their 4-neighbours (no wrap-around).
+
+    The same as ``ndimage.binary_dilation`` with the 4-neighbour cross, done
+    with four shifted ORs, which is some twenty times faster.
+    """
+    grown = region.copy()
+    grown[1:] |= region[:-1]
+    grown[:-1] |= region[1:]
+    grown[:, 1:] |= region[:, :-1]
+    grown[:, :-1] |= region[:, 1:]
+    return grown
 
 
-def _lumen_problems(mask: np.ndarray) -> list[str]:
+def _lumen_problems(mask: np.ndarray, origin=(0, 0)) -> list[str]:
     lumen = mask == Label.LUMEN
     if not lumen.any():
         return ["no lumen: there is no LUMEN pixel to pressurise"]
@@ -62,12 +80,12 @@ def _lumen_problems(mask: np.ndarray) -> list[str]:
     if leaks.any():
         r, c = np.argwhere(leaks)[0]
         problems.append(f"the wall is not closed: {int(leaks.sum())} LUMEN pixel(s) are 4-adjacent to OUTSIDE "
-                        f"(first at row {r}, column {c})")
+                        f"(first at row {r + origin[0]}, column {c + origin[1]})")
     return problems
 
 
 def _material_problems(mask: np.ndarray) -> list[str]:
-    material = np.isin(mask, TISSUES)
+    material = _IS_TISSUE[mask] if mask.dtype == np.uint8 else np.isin(mask, TISSUES)
     if not material.any():
         return ["no material: no FIBROUS, LIPID or CALCIUM pixel"]
     problems = []
@@ -107,7 +125,27 @@ def mask_problems(mask: np.ndarray) -> list[str]:
     if unknown:
         return [f"labels {unknown} are not Label codes (valid: "
                 + ", ".join(f"{label.name}={int(label)}" for label in Label) + ")"]
-    return _lumen_problems(array) + _material_problems(array)
+    window, origin = _vessel_window(array)
+    return _lumen_problems(window, origin) + _material_problems(window)
+
+
+def _vessel_window(mask: np.ndarray):
+    """The bounding box of the non-OUTSIDE pixels grown by one pixel (clipped to
+    the frame), and its top-left corner.
+
+    Every rule gives the same answer on it as on the whole frame: all lumen
+    and material pixels and their 4- and 8-neighbours are inside, and a lumen
+    pixel lies on the window's edge only where it lies on the frame's edge.
+    The checks then cost a fraction of a whole IVUS frame, most of which is
+    OUTSIDE.
+    """
+    vessel = mask != Label.OUTSIDE
+    rows, cols = np.flatnonzero(vessel.any(axis=1)), np.flatnonzero(vessel.any(axis=0))
+    if not rows.size:
+        return mask, (0, 0)
+    top, bottom = max(int(rows[0]) - 1, 0), int(rows[-1]) + 2
+    left, right = max(int(cols[0]) - 1, 0), int(cols[-1]) + 2
+    return mask[top:bottom, left:right], (top, left)
 
 
 def check_masks(masks) -> np.ndarray:
