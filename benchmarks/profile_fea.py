@@ -4,25 +4,31 @@
         [--method direct|amg] [--threaded-blas]
 
 Prints median milliseconds of each stage of ``latentmine.fea.solve`` (``--method``
-direct, the default up to 250k DOFs, or amg) on the example plaque: assembly,
-rigid-body modes, AMG setup, solve (projected CG, or sparse LU + refinement),
-stress recovery and PSS. With ``--variants``, also setup/solve/iterations of
-the pyamg configurations compared when choosing ``AMG_OPTIONS``, and the
-sparse LU path.
+direct, the default up to 250k DOFs, or amg) on the example plaque: assembly
+(with the nested-dissection numbering on the direct path), rigid-body modes,
+setup (AMG hierarchy, or the sparse Cholesky factorisation), solve (projected
+CG, or refinement), stress recovery and PSS. With ``--variants``, also
+setup/solve/iterations of the pyamg configurations compared when choosing
+``AMG_OPTIONS``, and the factor size, flops and time of the sparse Cholesky
+for several leaf sizes of the dissection.
 """
 import argparse
 import os
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from latentmine.backend import core
-from latentmine.fea.assembly import assemble, lame_tables, stiffness_table
+from latentmine.fea.assembly import assemble, lame_tables, pattern_of, stiffness_table
+from latentmine.fea.cholesky import factorise
 from latentmine.fea.examples import plaque_mask
 from latentmine.fea.materials import resolve_materials
+from latentmine.fea.ordering import dissection
 from latentmine.fea.pss import plaque_structural_stress
-from latentmine.fea.solver import AMG_OPTIONS, amg_preconditioner, direct_solve, projected_cg, rigid_body_modes
+from latentmine.fea.solver import (AMG_OPTIONS, DIRECT_SHIFT, amg_preconditioner, projected_cg, refine,
+                                   rigid_body_modes)
 
 PIXEL_MM, PRESSURE = 0.031, 16.0
 VARIANTS = {
@@ -53,8 +59,11 @@ def stages(mask, materials, method):
     modes = rigid_body_modes(system.pattern.node_id, system.components)
     tick()
     if direct:
-        tick()  # no separate setup: the factorisation is part of the solve
-        u, iterations, _ = direct_solve(system.stiffness, system.load, modes, rtol=1e-6, ordered=True)
+        tree = system.pattern.dissection
+        factor = factorise(system.stiffness, tree.first, tree.parent,
+                           DIRECT_SHIFT * system.stiffness.diagonal().mean())
+        tick()
+        u, iterations, _ = refine(system.stiffness, system.load, modes, factor)
     else:
         preconditioner = amg_preconditioner(system.stiffness, modes)
         tick()
@@ -65,6 +74,23 @@ def stages(mask, materials, method):
     plaque_structural_stress(planes[5], mask, PIXEL_MM)
     tick()
     return np.diff(clock) * 1e3, iterations
+
+
+def cholesky_variants(mask, materials):
+    material = (mask >= 2).astype(np.uint8)
+    table = stiffness_table(materials)
+    for leaf in (4, 8, 16, 32, 64):
+        start = time.perf_counter()
+        tree = dissection(material, leaf=leaf)
+        pattern = pattern_of(material, tree.node_id)
+        values = core().fea_fill_values(material, mask, table, pattern.node_id, pattern.indptr)
+        ordered = time.perf_counter()
+        stiffness = sp.csr_matrix((values, pattern.indices, pattern.indptr), shape=(pattern.dofs,) * 2)
+        factor = factorise(stiffness, tree.first, tree.parent, DIRECT_SHIFT * stiffness.diagonal().mean())
+        end = time.perf_counter()
+        print(f"  Cholesky, leaf {leaf:3d} nodes: {factor.supernodes:5d} fronts (largest {factor.largest_front}), "
+              f"{factor.factor_entries / 1e6:5.2f}M entries, {factor.flops / 1e6:5.0f} Mflop; dissection + "
+              f"pattern + fill {1e3 * (ordered - start):5.1f} ms, factorisation {1e3 * (end - ordered):6.1f} ms")
 
 
 def variants(mask, materials):
@@ -78,17 +104,7 @@ def variants(mask, materials):
         end = time.perf_counter()
         print(f"  {name:52s} setup {1e3 * (setup - start):6.0f} ms  solve {1e3 * (end - setup):6.0f} ms  "
               f"{iterations:4d} iterations")
-    start = time.perf_counter()
-    _, steps, _ = direct_solve(system.stiffness, system.load, modes, rtol=1e-6)
-    print(f"  {'SuperLU, minimum degree (grid numbering)':52s} total {1e3 * (time.perf_counter() - start):6.0f} ms  "
-          f"{steps:4d} refinement steps")
-    start = time.perf_counter()
-    dissected = assemble(mask, stiffness_table(materials), pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE,
-                         dissect=True)
-    modes = rigid_body_modes(dissected.pattern.node_id, dissected.components)
-    _, steps, _ = direct_solve(dissected.stiffness, dissected.load, modes, rtol=1e-6, ordered=True)
-    print(f"  {'SuperLU, nested dissection (chosen), with assembly':52s} total "
-          f"{1e3 * (time.perf_counter() - start):6.0f} ms  {steps:4d} refinement steps")
+    cholesky_variants(mask, materials)
 
 
 def main():
@@ -105,7 +121,8 @@ def main():
     with threadpool_limits(limits=None if args.threaded_blas else 1, user_api="blas"):
         runs = [stages(mask, materials, args.method) for _ in range(args.repeats)]
         times = np.median([r[0] for r in runs], axis=0)
-        names = ["assembly", "rigid modes", "AMG setup", "solve", "stress recovery", "PSS"]
+        setup = "factorisation" if args.method == "direct" else "AMG setup"
+        names = ["assembly", "rigid modes", setup, "solve", "stress recovery", "PSS"]
         for name, ms in zip(names, times):
             print(f"  {name:16s} {ms:8.1f} ms")
         steps = "refinement steps" if args.method == "direct" else "CG iterations"

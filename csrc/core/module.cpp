@@ -24,4 +24,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("openmp_max_threads", &openmp_max_threads, "Threads an OpenMP region would use now.");
   latentmine::register_fea(m);
   latentmine::register_ops(m);
+  latentmine::register_cholesky(m);
 }

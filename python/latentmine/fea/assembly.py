@@ -29,7 +29,7 @@ from scipy import ndimage
 from ..backend import core
 from ..labels import TISSUES, Label
 from .materials import lame_parameters
-from .ordering import nested_dissection_numbering
+from .ordering import Dissection, dissection
 
 #: Ersatz modulus of void pixels in the full-grid layout, as a fraction of
 #: the fibrous modulus.
@@ -74,12 +74,15 @@ class Pattern:
     """Node numbering and CSR pattern of a set of active pixels.
 
     ``node_id`` (H+1, W+1) gives each kept grid node its number k (DOFs 2k,
-    2k+1) or -1; ``indptr``/``indices`` are the CSR pattern (int32).
+    2k+1) or -1; ``indptr``/``indices`` are the CSR pattern (int32);
+    ``dissection`` is the separator tree when the nodes are numbered by
+    nested dissection.
     """
 
     node_id: np.ndarray
     indptr: np.ndarray
     indices: np.ndarray
+    dissection: Dissection | None = None
 
     @property
     def dofs(self) -> int:
@@ -93,11 +96,16 @@ class Pattern:
 def pattern_of(active: np.ndarray, node_id: np.ndarray | None = None) -> Pattern:
     """Pattern of the elements where ``active`` (H, W) is non-zero.
 
-    Nodes are numbered in grid order, or as ``node_id`` (H+1, W+1) says (for
-    example :func:`~latentmine.fea.ordering.nested_dissection_numbering`);
-    the columns of a row are then not sorted.
+    Nodes are numbered in grid order, or as ``node_id`` (H+1, W+1) says (the
+    columns of a row are then not sorted).
     """
     return Pattern(*core().fea_grid_pattern(np.ascontiguousarray(active, dtype=np.uint8), node_id))
+
+
+def dissected_pattern_of(active: np.ndarray) -> Pattern:
+    """Pattern of ``active`` with nodes in nested-dissection order and its tree, for the sparse Cholesky."""
+    tree = dissection(active)
+    return Pattern(*core().fea_grid_pattern(np.ascontiguousarray(active, dtype=np.uint8), tree.node_id), tree)
 
 
 @functools.lru_cache(maxsize=8)
@@ -126,7 +134,7 @@ def assemble(mask: np.ndarray, table: np.ndarray, *, pixel_size_mm: float, press
     """Stiffness (from ``table``, see :func:`stiffness_table`) and pressure load of one valid mask.
 
     ``dissect`` numbers the nodes of the material-only system in
-    nested-dissection order (for a sparse LU) instead of grid order.
+    nested-dissection order (for the sparse Cholesky) instead of grid order.
     """
     mask = np.ascontiguousarray(mask, dtype=np.uint8)
     height, width = mask.shape
@@ -136,7 +144,7 @@ def assemble(mask: np.ndarray, table: np.ndarray, *, pixel_size_mm: float, press
     if full_grid:
         pattern = grid_pattern(height, width)
     else:
-        pattern = pattern_of(material, nested_dissection_numbering(material) if dissect else None)
+        pattern = dissected_pattern_of(material) if dissect else pattern_of(material)
     native = core()
     data = native.fea_fill_values(active, mask, table, pattern.node_id, pattern.indptr)
     stiffness = sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=(pattern.dofs, pattern.dofs))

@@ -1,20 +1,44 @@
-"""Nested-dissection numbering of the grid nodes, for the sparse LU.
+"""Nested-dissection numbering of the grid nodes and its separator tree, for the sparse Cholesky.
 
 Geometric nested dissection (George, "Nested dissection of a regular finite
-element mesh", SIAM J Numer Anal 10, 1973): split the nodes along the longer
-side of their bounding box by the grid line through the median, number the
-two halves recursively and the separator line last. On a 2D grid this bounds
-the fill of the factor by O(n log n). With it SuperLU factorised the 256^2
-plaque in 305 ms instead of 805 ms with its own minimum-degree ordering
-(docs/fea.md).
+element mesh", SIAM J Numer Anal 10, 1973), in C++
+(``csrc/include/latentmine/fea_dissection.hpp``): split the nodes of a part
+along a grid line, number the two halves recursively and the line last. An
+element couples nodes at most one row and one column apart, so the line
+separates the halves; on a 2D grid this bounds the fill of the factor by
+O(n log n). The line is the one with the fewest nodes among those that leave
+at least ``BALANCE`` of the part on each side; every part is one supernode of
+the tree that :mod:`latentmine.fea.cholesky` factorises along.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-#: Parts at most this large are numbered as they come (64 and 256 factorise
-#: equally fast at 256^2; 256 halves the ordering time, 17 ms instead of 27).
-LEAF_NODES = 256
+from ..backend import core
+
+#: Parts at most this large are not split (one dense front each). 8 and 16
+#: gave the fewest flops on the 256^2 plaque (594M and 630M) and 16 the
+#: faster factorisation at 64^2, with half the supernodes (docs/fea.md).
+LEAF_NODES = 16
+#: Smallest share of a part left on each side of its separator.
+BALANCE = 0.4
+
+
+@dataclass(frozen=True)
+class Dissection:
+    """Nested-dissection numbering and separator tree of the kept nodes.
+
+    ``node_id`` (H+1, W+1) int32 gives each kept node its elimination rank
+    (-1 elsewhere); supernode s owns the node ids ``first[s]`` to
+    ``first[s+1] - 1`` and ``parent[s]`` is its parent (-1 at a root);
+    children precede parents.
+    """
+
+    node_id: np.ndarray
+    first: np.ndarray
+    parent: np.ndarray
 
 
 def kept_nodes(active: np.ndarray) -> np.ndarray:
@@ -23,32 +47,7 @@ def kept_nodes(active: np.ndarray) -> np.ndarray:
     return padded[:-1, :-1] | padded[:-1, 1:] | padded[1:, :-1] | padded[1:, 1:]
 
 
-def nested_dissection(rows: np.ndarray, cols: np.ndarray, leaf: int = LEAF_NODES) -> np.ndarray:
-    """Elimination order (indices into ``rows``/``cols``) of grid nodes by nested dissection."""
-    order = []
-    pending = [np.arange(len(rows))]
-    # Depth-first with an explicit stack; a separator is emitted after both
-    # halves, so each part is pushed as (separator marker, right, left).
-    while pending:
-        part = pending.pop()
-        if isinstance(part, tuple):  # a separator whose halves are numbered
-            order.append(part[0])
-            continue
-        if len(part) <= leaf:
-            order.append(part)
-            continue
-        r, c = rows[part], cols[part]
-        key = r if np.ptp(r) >= np.ptp(c) else c
-        middle = np.median(key).astype(np.int64)
-        pending += [(part[key == middle],), part[key > middle], part[key < middle]]
-    return np.concatenate(order) if order else np.zeros(0, np.int64)
-
-
-def nested_dissection_numbering(active: np.ndarray) -> np.ndarray:
-    """(H+1, W+1) int32 node ids in nested-dissection order, -1 for nodes no active pixel touches."""
-    kept = kept_nodes(active)
-    rows, cols = np.nonzero(kept)
-    node_id = np.full(kept.shape, -1, np.int32)
-    order = nested_dissection(rows, cols)
-    node_id[rows[order], cols[order]] = np.arange(len(rows))
-    return node_id
+def dissection(active: np.ndarray, leaf: int = LEAF_NODES, balance: float = BALANCE) -> Dissection:
+    """Nested dissection of the nodes touched by the non-zero pixels of ``active`` (H, W)."""
+    return Dissection(*core().fea_nested_dissection(np.ascontiguousarray(active, dtype=np.uint8), int(leaf),
+                                                    float(balance)))

@@ -17,13 +17,13 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..backend import core, resolve_device
 from ..labels import TISSUES
 from ..units import DEFAULT_PRESSURE_KPA
 from .assembly import assemble, lame_tables, stiffness_table
+from .cholesky import one_blas_thread
 from .materials import resolve_materials
 from .ordering import kept_nodes
 from .pss import pss_and_rule
@@ -32,7 +32,7 @@ from .validate import check_masks
 
 #: CG iteration limit; a solve that reaches it reports ``converged=False``.
 MAX_ITERATIONS = 2000
-#: Refinement steps allowed after the sparse LU.
+#: Refinement steps allowed after the sparse Cholesky.
 MAX_REFINEMENTS = 10
 METHODS = ("auto", "direct", "amg")
 
@@ -87,20 +87,19 @@ def check_parameters(pixel_size_mm, pressure_kpa, rtol) -> tuple[float, float, f
 
 def solve_one(mask, table, lam, mu, *, pixel_size_mm, pressure_kpa, rtol, full_grid=False, method="auto"):
     """Stress planes (6, H, W), iterations and relative residual of one validated mask."""
-    # The ersatz voids of a full grid have eigenvalues near the LU's shift:
-    # refinement would crawl there, so "auto" takes AMG-CG for full grids.
-    small = not full_grid and 2 * int(kept_nodes(np.isin(mask, TISSUES)).sum()) <= DIRECT_MAX_DOFS
-    direct = method == "direct" or (method == "auto" and small)
+    # The ersatz voids of a full grid have eigenvalues near the Cholesky's
+    # shift: refinement would crawl there, so full grids take AMG-CG.
+    small = 2 * int(kept_nodes(np.isin(mask, TISSUES)).sum()) <= DIRECT_MAX_DOFS
+    direct = not full_grid and (method == "direct" or (method == "auto" and small))
     system = assemble(mask, table, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa, full_grid=full_grid,
-                      dissect=direct and not full_grid)
+                      dissect=direct)
     modes = rigid_body_modes(system.pattern.node_id, system.components)
-    # One BLAS thread: the solver's dense work is tiny (rigid-mode projections,
-    # the coarsest AMG level) and threaded BLAS on a busy 2-core machine made
-    # the whole solve ten times slower (docs/fea.md).
-    with threadpool_limits(limits=1, user_api="blas"):
+    # One BLAS thread: on a busy 2-core machine threaded BLAS made the whole
+    # solve ten times slower (docs/fea.md).
+    with one_blas_thread():
         if direct:
-            u, iterations, residual = direct_solve(system.stiffness, system.load, modes, rtol=rtol,
-                                                   maxiter=MAX_REFINEMENTS, ordered=not full_grid)
+            u, iterations, residual = direct_solve(system.stiffness, system.load, modes, system.pattern.dissection,
+                                                   rtol=rtol, maxiter=MAX_REFINEMENTS)
         else:
             preconditioner = amg_preconditioner(system.stiffness, modes)
             u, iterations, residual = projected_cg(system.stiffness, system.load, preconditioner, modes,
@@ -134,7 +133,7 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
         not reach it (``MAX_ITERATIONS`` CG iterations or ``MAX_REFINEMENTS``
         refinement steps) reports ``converged=False``.
     method : {"auto", "direct", "amg"}
-        CPU solver: sparse LU with iterative refinement ("direct"),
+        CPU solver: sparse Cholesky with iterative refinement ("direct"),
         AMG-preconditioned projected CG ("amg"), or "direct" up to
         ``DIRECT_MAX_DOFS`` (250k) unknowns and "amg" above ("auto"). ``iterations``
         counts refinement steps or CG iterations.

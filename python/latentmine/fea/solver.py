@@ -1,4 +1,4 @@
-"""Solvers for the singular, traction-only system: sparse LU with refinement, or AMG-preconditioned CG.
+"""Solvers for the singular, traction-only system: sparse Cholesky with refinement, or AMG-preconditioned CG.
 
 With only tractions on its boundary, each body floats: the stiffness matrix K
 has the rigid-body modes (two translations and one rotation per body) as its
@@ -15,19 +15,20 @@ The preconditioner is one V-cycle of smoothed aggregation AMG (Vanek, Mandel
 and Brezina, Computing 56, 1996) from pyamg, given the rigid-body modes of the
 masked domain as near-null space.
 
-For systems up to ``DIRECT_MAX_DOFS`` a sparse LU (SuperLU, on unknowns in
-nested-dissection order) of the same uniformly shifted matrix, followed by
-iterative refinement on the unshifted one, is faster on these machines
-(64^2: 20 ms against 45 ms for AMG-CG; 256^2: 0.44 s against 0.77 s; 512^2:
-3.8 s against 7.0 s, at twice the memory, 0.7 GB) and does not slow down as
-nu -> 1/2, where AMG-CG needs hundreds of iterations (docs/fea.md).
+For systems up to ``DIRECT_MAX_DOFS`` a multifrontal sparse Cholesky
+(:mod:`latentmine.fea.cholesky`, on unknowns in nested-dissection order) of
+the same uniformly shifted matrix, followed by iterative refinement on the
+unshifted one, is faster on these machines and does not slow down as
+nu -> 1/2, where AMG-CG needs hundreds of iterations. Timings and the 512^2
+comparison behind ``DIRECT_MAX_DOFS`` are in docs/fea.md.
 """
 from __future__ import annotations
 
 import numpy as np
 import pyamg
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
+
+from .cholesky import factorise
 
 #: pyamg options, chosen by measurement (docs/fea.md): the default candidate
 #: improvement (Gauss-Seidel sweeps on B) costs setup time and buys nothing
@@ -51,21 +52,23 @@ def rigid_body_modes(node_id: np.ndarray, components: np.ndarray) -> np.ndarray:
     which keeps the basis well conditioned; bodies share no node, so the
     per-body blocks are orthogonal already.
     """
-    rows, cols = np.nonzero(node_id >= 0)
-    order = np.argsort(node_id[rows, cols])
-    rows, cols = rows[order], cols[order]
-    body = components[rows, cols]
-    bodies = np.unique(body)
-    modes = np.zeros((2 * len(rows), 3 * len(bodies)))
-    for b, label in enumerate(bodies):
-        on = body == label
-        x = cols - cols[on].mean()
-        y = rows - rows[on].mean()
-        k = np.flatnonzero(on)
-        modes[2 * k, 3 * b] = 1.0
-        modes[2 * k + 1, 3 * b + 1] = 1.0
-        modes[2 * k, 3 * b + 2] = -y[on]
-        modes[2 * k + 1, 3 * b + 2] = x[on]
+    kept = node_id >= 0
+    ids = node_id[kept]
+    rows, cols = np.empty(len(ids)), np.empty(len(ids))
+    rows[ids], cols[ids] = np.nonzero(kept)
+    body = np.empty(len(ids), np.int64)
+    body[ids] = components[kept]
+    _, body = np.unique(body, return_inverse=True)
+    bodies = int(body.max()) + 1 if len(body) else 0
+    count = np.bincount(body, minlength=bodies)
+    x = cols - (np.bincount(body, cols, bodies) / count)[body]
+    y = rows - (np.bincount(body, rows, bodies) / count)[body]
+    modes = np.zeros((2 * len(ids), 3 * bodies))
+    k = np.arange(len(ids))
+    modes[2 * k, 3 * body] = 1.0
+    modes[2 * k + 1, 3 * body + 1] = 1.0
+    modes[2 * k, 3 * body + 2] = -y
+    modes[2 * k + 1, 3 * body + 2] = x
     norms = np.linalg.norm(modes, axis=0)
     # Translations and the rotation about the centroid are orthogonal already.
     return modes / norms
@@ -73,13 +76,12 @@ def rigid_body_modes(node_id: np.ndarray, components: np.ndarray) -> np.ndarray:
 
 #: Relative shift of the matrix the AMG hierarchy is built from.
 PRECONDITIONER_SHIFT = 1e-8
-#: Relative shift of the matrix the sparse LU factorises: small enough that one
-#: refinement step reaches rtol 1e-6 (5e-8 measured on 256^2 plaques and
-#: phantoms, against 2-4 steps with 1e-8), while the unpivoted LU of the
-#: shifted SPD matrix stays stable.
+#: Relative shift of the matrix the sparse Cholesky factorises: small enough
+#: that one refinement step reaches rtol 1e-6 on 256^2 plaques and phantoms
+#: (docs/fea.md), while the shifted matrix stays safely positive definite.
 DIRECT_SHIFT = 1e-12
-#: Largest system solved by sparse LU when the method is "auto" (a 512^2
-#: plaque has 231k DOFs and peaks at 0.7 GB).
+#: Largest system solved by the sparse Cholesky when the method is "auto" (a
+#: 512^2 plaque has 231k DOFs; docs/fea.md compares both paths there).
 DIRECT_MAX_DOFS = 250_000
 
 
@@ -153,32 +155,33 @@ def projected_cg(stiffness, load, preconditioner, modes, *, rtol=1e-6, maxiter=1
     return u, iterations, float(np.linalg.norm(load - stiffness @ u) / norm)
 
 
-def direct_solve(stiffness, load, modes, *, rtol=1e-6, maxiter=10, ordered=False):
-    """Sparse LU of the shifted matrix, then iterative refinement of the singular system.
+def direct_solve(stiffness, load, modes, dissection, *, rtol=1e-6, maxiter=10):
+    """Sparse Cholesky of the shifted matrix, then iterative refinement of the singular system.
+
+    ``stiffness`` has its nodes numbered by ``dissection``
+    (:class:`~latentmine.fea.ordering.Dissection`). Returns ``(u, steps,
+    relative residual)`` like :func:`projected_cg`.
+    """
+    if np.linalg.norm(load) == 0.0:
+        return np.zeros_like(load), 0, 0.0
+    factor = factorise(stiffness, dissection.first, dissection.parent,
+                       DIRECT_SHIFT * stiffness.diagonal().mean())
+    return refine(stiffness, load, modes, factor, rtol=rtol, maxiter=maxiter)
+
+
+def refine(stiffness, load, modes, factor, *, rtol=1e-6, maxiter=10):
+    """Iterative refinement of the singular system with the factor of the shifted matrix.
 
     Each step solves the shifted system for the residual and removes the
     rigid-body part; the error shrinks by about shift / (smallest non-zero
-    eigenvalue) per step. ``ordered``: the unknowns are already in a
-    fill-reducing (nested-dissection) order, so SuperLU keeps it and skips
-    pivoting (the shifted matrix is symmetric positive definite); otherwise
-    SuperLU orders by minimum degree on A^T + A. Returns ``(u, steps,
-    relative residual)`` like :func:`projected_cg`.
+    eigenvalue) per step. Returns ``(u, steps, relative residual)``.
     """
     norm = np.linalg.norm(load)
     u = np.zeros_like(load)
-    if norm == 0.0:
-        return u, 0, 0.0
-    shifted = _shifted(stiffness, DIRECT_SHIFT)
-    # Symmetric: the CSR arrays are also the CSC arrays, no transpose needed.
-    shifted = sp.csc_matrix((shifted.data, shifted.indices, shifted.indptr), shape=shifted.shape)
-    if ordered:
-        factor = spla.splu(shifted, permc_spec="NATURAL", options=dict(SymmetricMode=True, DiagPivotThresh=0.0))
-    else:
-        factor = spla.splu(shifted, permc_spec="MMD_AT_PLUS_A", options=dict(SymmetricMode=True))
     residual, steps = load, 0
     while steps < maxiter and np.linalg.norm(residual) > rtol * norm:
         step = factor.solve(residual)
         u += step - modes @ (modes.T @ step)
         residual = load - stiffness @ u
         steps += 1
-    return u, steps, float(np.linalg.norm(residual) / norm)
+    return u, steps, float(np.linalg.norm(residual) / norm) if norm > 0 else 0.0
