@@ -53,10 +53,10 @@ def _cupyx_cg_jacobi(masks):
     import cupyx.scipy.sparse as csp
     import cupyx.scipy.sparse.linalg as cspla
     from latentmine.fea.gpu.grid import grid_pattern
-    from latentmine.fea.gpu.kernels import DeviceKernels, label_tables
+    from latentmine.fea.gpu.kernels import BatchKernels, label_tables
     size = masks.shape[-1]
     pattern = grid_pattern(size, size)
-    kernels = DeviceKernels(pattern, label_tables())
+    kernels = BatchKernels(cupy, pattern, label_tables())
     labels = cupy.asarray(masks)
     values = kernels.fill_values(labels)
     diagonal = values[:, cupy.asarray(pattern.diagonal_slots)]

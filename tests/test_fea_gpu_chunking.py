@@ -1,4 +1,7 @@
 """The GPU chunk planner (a pure function) and the batched solver's chunking, on the CPU."""
+import time
+import weakref
+
 import numpy as np
 import pytest
 
@@ -65,15 +68,59 @@ def test_out_of_memory_halves_the_chunk(monkeypatch, overlap):
     prepare = gpu_solver._ChunkContext.prepare
     sizes = []
 
-    def tight(self, masks):
+    def tight(self, masks, start=0):
         sizes.append(len(masks))
         if len(masks) > 1:
             raise MemoryError("simulated out-of-memory")  # what CuPy's OutOfMemoryError is
-        return prepare(self, masks)
+        return prepare(self, masks, start)
 
     monkeypatch.setattr(gpu_solver._ChunkContext, "prepare", tight)
     result = gpu_solver.solve_masks(_masks()[:3], pixel_size_mm=0.05, pressure_kpa=16.0, xp=np, overlap=overlap,
                                     max_chunk=3 if not overlap else 2, free_bytes=10**12)
     assert result.chunks == [(0, 1), (1, 2), (2, 3)]
-    assert max(sizes) > 1 and sizes.count(1) == 3
+    if overlap:  # [0, 2) fails; the prepared [2, 3) is freed too, and prepared again after the halves
+        assert sizes == [2, 1, 2, 1, 1, 1]
+    else:
+        assert sizes == [3, 1, 2, 1, 1]
     assert result.converged.all() and np.isfinite(result.stress[:, :, 10, 2]).all()
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_out_of_memory_frees_every_prepared_chunk_before_the_retry(monkeypatch, overlap):
+    """The solve fails after its chunk's data exists; when the pool is freed, no chunk's data may be alive."""
+    prepare, finish = gpu_solver._ChunkContext.prepare, gpu_solver._ChunkContext.finish
+    alive, at_release = [], []
+
+    def tracked(self, masks, start=0):
+        prepared = prepare(self, masks, start)
+        alive.append(weakref.ref(prepared))
+        return prepared
+
+    def tight(self, prepared, coarse):
+        if prepared.A.count > 1:
+            raise MemoryError("simulated out-of-memory")
+        return finish(self, prepared, coarse)
+
+    monkeypatch.setattr(gpu_solver._ChunkContext, "prepare", tracked)
+    monkeypatch.setattr(gpu_solver._ChunkContext, "finish", tight)
+    monkeypatch.setattr(gpu_solver, "_release_pool", lambda xp: at_release.append(sum(r() is not None for r in alive)))
+    result = gpu_solver.solve_masks(_masks(), pixel_size_mm=0.05, pressure_kpa=16.0, xp=np, overlap=overlap,
+                                    max_chunk=2, free_bytes=10**12)
+    assert result.converged.all() and len(result.chunks) == 4
+    assert at_release and at_release == [0] * len(at_release)
+
+
+def test_each_chunk_is_timed_on_its_own(monkeypatch):
+    """With overlap, preparing chunk i + 1 (slow here) is not charged to chunk i."""
+    prepare = gpu_solver._ChunkContext.prepare
+
+    def slow_second(self, masks, start=0):
+        if start == 1:
+            time.sleep(1.0)
+        return prepare(self, masks, start)
+
+    monkeypatch.setattr(gpu_solver._ChunkContext, "prepare", slow_second)
+    result = gpu_solver.solve_masks(_masks()[:2], pixel_size_mm=0.05, pressure_kpa=16.0, xp=np, overlap=True,
+                                    max_chunk=1, free_bytes=10**12)
+    assert result.chunks == [(0, 1), (1, 2)]
+    assert result.seconds[0] < 1.0 <= result.seconds[1]

@@ -19,13 +19,15 @@ def _masks():
 
 
 def _kernels():
+    """The CPU twins and the CUDA kernels, through the same wrappers."""
+    import cupy
     from latentmine.fea.gpu.grid import grid_pattern
-    from latentmine.fea.gpu.kernels import DeviceKernels, HostKernels, label_tables
+    from latentmine.fea.gpu.kernels import BatchKernels, label_tables
     pattern, tables = grid_pattern(SIZE, SIZE), label_tables()
-    return HostKernels(pattern, tables), DeviceKernels(pattern, tables)
+    return BatchKernels(np, pattern, tables), BatchKernels(cupy, pattern, tables)
 
 
-def test_device_kernels_match_the_cpu_kernels():
+def test_device_kernels_match_their_cpu_twins():
     import cupy
     host, device = _kernels()
     masks = _masks()
@@ -48,12 +50,43 @@ def test_matrix_free_stiffness_equals_the_assembled_batch():
     values[:, slots] = cupy.where(values[:, slots] == 0, 7.0, values[:, slots])
     p = host.pattern
     A = BlockDiagonal.from_pattern(cupy.asarray(p.indptr), cupy.asarray(p.indices), values, (p.dofs, p.dofs))
-    operator = device.stiffness_operator(labels, A, 7.0)
+    operator = device.stiffness_operator(labels, 7.0)
     U = cupy.asarray(np.random.default_rng(2).standard_normal((len(labels), p.dofs)))
     cupy.testing.assert_allclose(operator.matvec(U), A.matvec(U), rtol=1e-12, atol=1e-9)
     keep = np.array([0, 2])
     cupy.testing.assert_allclose(operator.take(keep).matvec(U[keep]), A.take(keep).matvec(U[keep]),
                                  rtol=1e-12, atol=1e-9)
+    twin = host.stiffness_operator(_masks(), 7.0)
+    np.testing.assert_allclose(operator.matvec(U).get(), twin.matvec(U.get()), rtol=1e-12, atol=1e-9)
+
+
+def test_device_3x3_eigh_matches_its_twin_and_lapack():
+    import cupy
+    from latentmine.fea.gpu.dense import sym3_eigh
+    rng = np.random.default_rng(4)
+    Q = np.linalg.qr(rng.standard_normal((4096, 3, 3)))[0]
+    values = rng.standard_normal((4096, 3))
+    values[::3, 1] = values[::3, 0]  # repeated eigenvalues
+    A = Q @ (values[:, :, None] * np.eye(3)) @ Q.transpose(0, 2, 1)
+    w, V = sym3_eigh(cupy.asarray(A))
+    w_twin, V_twin = sym3_eigh(A)
+    np.testing.assert_allclose(w.get(), w_twin, atol=1e-13)
+    np.testing.assert_allclose(w.get(), np.linalg.eigh(A)[0], atol=1e-13)
+    np.testing.assert_allclose(A @ V.get(), V.get() * w.get()[:, None, :], atol=1e-13)
+
+
+def test_device_latent_step_matches_its_twin():
+    import torch
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA build of torch")
+    from latentmine.ops import latent_step
+    gen = torch.Generator().manual_seed(0)
+    z, grad = torch.randn(4096, 129, generator=gen), torch.randn(4096, 129, generator=gen)
+    twin = torch.empty_like(z)
+    backend.core().cuda_twin.latent_step(z.data_ptr(), grad.data_ptr(), 0, twin.data_ptr(), 4096, 129, 0.5, 0.0,
+                                         3.0)
+    on_device = latent_step(z.cuda(), grad.cuda(), 0.5, max_norm=3.0).cpu()
+    torch.testing.assert_close(on_device, twin, rtol=1e-6, atol=1e-6)  # same sums; FMA contraction aside
 
 
 def _relative_close(got, want, rtol=1e-5):

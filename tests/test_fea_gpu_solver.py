@@ -13,7 +13,7 @@ from latentmine.fea.gpu.amg import SmoothedAggregation, jacobi_spectral_radius
 from latentmine.fea.gpu.batched_cg import batched_cg, cg
 from latentmine.fea.gpu.block_diagonal import BlockDiagonal
 from latentmine.fea.gpu.grid import grid_pattern, rigid_body_modes
-from latentmine.fea.gpu.kernels import HostKernels, label_tables
+from latentmine.fea.gpu.kernels import BatchKernels, label_tables
 
 
 def _spd_batch(count, n=40, seed=0, spread=1.0):
@@ -128,7 +128,7 @@ def _small_plaque_batch(size=14, max_coarse=20):
     from latentmine.fea import examples
     masks = np.stack([examples.ring_mask(size, 3.0, 6.0), examples.ring_mask(size, 2.5, 6.5, middle=4.5)])
     pattern = grid_pattern(size, size)
-    kernels = HostKernels(pattern, label_tables())
+    kernels = BatchKernels(np, pattern, label_tables())
     values = kernels.fill_values(masks)
     values[:, pattern.diagonal_slots] = np.where(values[:, pattern.diagonal_slots] == 0, 1e3,
                                                  values[:, pattern.diagonal_slots])

@@ -130,7 +130,9 @@ def test_cuda_module_is_built_wherever_nvcc_is():
     module = backend.cuda_module()
     assert module is not None, "nvcc is present but latentmine._cuda was not built"
     assert module.runtime_version() >= 12000
-    assert module.device_count() >= 0
+    count, error = module.device_status()
+    assert count == module.device_count() >= 0
+    assert (error == "") == (count > 0)  # no device: the CUDA error says why (error 35 or 100 here)
 
 
 def test_atomic_writes_are_readable_by_others(tmp_path):
@@ -140,3 +142,20 @@ def test_atomic_writes_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_cuda_reason_carries_the_cuda_error_string(monkeypatch):
+    class OldDriver:  # what latentmine._cuda reports when the driver is older than its runtime
+        @staticmethod
+        def device_status():
+            return 0, "cudaErrorInsufficientDriver (35): CUDA driver version is insufficient for CUDA runtime version"
+
+    monkeypatch.setattr(backend, "cuda_module", lambda: OldDriver)
+    backend.cuda_device_status.cache_clear()
+    try:
+        assert backend.report()["cuda_error"].startswith("cudaErrorInsufficientDriver (35)")
+        assert backend.resolve_device("auto") == "cpu"
+        with pytest.raises(ValueError, match=r"no usable GPU: cudaErrorInsufficientDriver \(35\): CUDA driver"):
+            backend.resolve_device("cuda")
+    finally:
+        backend.cuda_device_status.cache_clear()

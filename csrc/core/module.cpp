@@ -25,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   latentmine::register_fea(m);
   latentmine::register_ops(m);
   latentmine::register_cholesky(m);
+  latentmine::register_cuda_twins(m);
 }

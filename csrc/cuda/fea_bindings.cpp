@@ -69,6 +69,14 @@ void register_fea_cuda(py::module_& m) {
       py::arg("masks"), py::arg("rows"), py::arg("cols"), py::arg("is_material"), py::arg("lam"), py::arg("mu"),
       py::arg("u"), py::arg("h"), py::arg("count"), py::arg("out"), py::arg("stream"),
       "Stress planes (count, 6, rows, cols) float32 from full-grid displacements (count, 2 * nodes) float64.");
+  m.def(
+      "sym3_eigh",
+      [](uintptr_t a, int64_t count, uintptr_t w, uintptr_t vectors, uintptr_t stream) {
+        check_counts(count, 0);
+        fea_cuda::sym3_eigh(ptr<const double>(a), count, ptr<double>(w), ptr<double>(vectors), stream_of(stream));
+      },
+      py::arg("a"), py::arg("count"), py::arg("w"), py::arg("vectors"), py::arg("stream"),
+      "Closed-form eigh of (count, 3, 3) float64 symmetric matrices: w (count, 3) ascending, vectors (count, 3, 3).");
 }
 
 }  // namespace latentmine

@@ -36,5 +36,9 @@ void recover_stress(const uint8_t* masks, int64_t rows, int64_t cols, const uint
                     const double* lam, const double* mu, const double* u, double h, int64_t count, float* out,
                     cudaStream_t stream);
 
+// w[s, :] ascending eigenvalues and vectors[s] (columns) eigenvectors of the
+// symmetric 3 x 3 a[s] (row-major, upper triangle read): sym3::eigh, closed form.
+void sym3_eigh(const double* a, int64_t count, double* w, double* vectors, cudaStream_t stream);
+
 }  // namespace fea_cuda
 }  // namespace latentmine

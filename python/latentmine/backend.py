@@ -33,10 +33,24 @@ def cuda_module():
 
 
 @functools.lru_cache(maxsize=None)
+def cuda_device_status() -> tuple[int, str]:
+    """``(devices, error)``: usable CUDA devices, and why there are none.
+
+    ``error`` is ``""`` when the count is trustworthy, else the CUDA error of
+    ``cudaGetDeviceCount`` (for example ``cudaErrorInsufficientDriver (35)``: a
+    driver too old for the CUDA runtime the module was built with), or a note
+    that the module was not built.
+    """
+    module = cuda_module()
+    if module is None:
+        return 0, "latentmine._cuda was not built (no CUDA compiler at install time, or LATENTMINE_CUDA=OFF)"
+    count, error = module.device_status()
+    return int(count), str(error)
+
+
 def cuda_device_count() -> int:
     """Usable CUDA devices: 0 without the module, a driver or a device."""
-    module = cuda_module()
-    return int(module.device_count()) if module is not None else 0
+    return cuda_device_status()[0]
 
 
 def cupy():
@@ -75,10 +89,9 @@ def resolve_device(device: str) -> str:
 
 
 def _cuda_reason() -> str:
-    if cuda_module() is None:
-        return "latentmine._cuda was not built (no CUDA compiler at install time, or LATENTMINE_CUDA=OFF)"
-    if cuda_device_count() == 0:
-        return "the CUDA module imports but reports no device (no driver or no GPU)"
+    count, error = cuda_device_status()
+    if count == 0:
+        return error or "the CUDA module reports no device"
     return "CuPy is not installed or sees no device (pip install 'latentmine[gpu]')"
 
 
@@ -92,6 +105,7 @@ def report() -> dict:
         "cpu_count": os.cpu_count(),
         "cuda_module": cuda_module() is not None,
         "cuda_devices": cuda_device_count(),
+        "cuda_error": cuda_device_status()[1],
         "cupy": _import("cupy") is not None,
         "cuda": cuda_available(),
     }

@@ -9,6 +9,7 @@ namespace py = pybind11;
 void register_fea(py::module_& m);        // csrc/core/fea_bindings.cpp
 void register_ops(py::module_& m);        // csrc/core/ops_bindings.cpp
 void register_cholesky(py::module_& m);   // csrc/core/cholesky_bindings.cpp
+void register_cuda_twins(py::module_& m); // csrc/core/twin_bindings.cpp
 
 void register_device(py::module_& m);     // csrc/cuda/device.cpp
 void register_fea_cuda(py::module_& m);   // csrc/cuda/fea_bindings.cpp

@@ -136,7 +136,9 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
         CPU solver: sparse Cholesky with iterative refinement ("direct"),
         AMG-preconditioned projected CG ("amg"), or "direct" up to
         ``DIRECT_MAX_DOFS`` (250k) unknowns and "amg" above ("auto"). ``iterations``
-        counts refinement steps or CG iterations.
+        counts refinement steps or CG iterations. On the GPU, "auto" and "amg"
+        are its batched AMG-CG; "direct" raises with ``device="cuda"`` and runs on
+        the CPU with ``device="auto"``.
     progress : bool
         Show a progress bar on stderr.
 
@@ -156,10 +158,16 @@ def solve(masks, *, pixel_size_mm: float, pressure_kpa: float = DEFAULT_PRESSURE
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     masks = check_masks(masks)
-    if resolve_device(device) == "cuda":
+    target = resolve_device(device)
+    if target == "cuda" and method == "direct":
+        if device == "cuda":
+            raise ValueError("method='direct' (sparse LU) runs on the CPU only; device='cuda' solves by AMG-CG: "
+                             "use method='auto' or 'amg', or device='cpu'")
+        target = "cpu"  # device="auto": the direct solver is a CPU solver
+    if target == "cuda":
         from . import gpu  # written for CUDA devices only; imported lazily
         return gpu.solve(masks, pixel_size_mm=pixel_size_mm, pressure_kpa=pressure_kpa,
-                         materials=table_materials, rtol=rtol)
+                         materials=table_materials, rtol=rtol, progress=progress)
     table = stiffness_table(table_materials)
     lam, mu = lame_tables(table_materials)
     n, height, width = masks.shape

@@ -15,8 +15,9 @@ Setup is split by where it runs best:
 
 The V-cycle (:meth:`SmoothedAggregation.matvec`) uses damped Jacobi or Chebyshev
 smoothing (Adams, Brezina, Hu and Tuminaro, J. Comput. Phys. 188, 2003), which
-need only sparse products and diagonal scalings, and a pseudo-inverse on the
-coarsest level (the systems may be singular: traction-only elasticity). Equal
+need only sparse products and diagonal scalings, and a semi-definite Cholesky
+generalised inverse on the coarsest level (the systems may be singular: traction-only elasticity;
+:func:`.dense.semidefinite_inverse`, valid for every block size and checked). Equal
 pre- and post-smoothing make it a symmetric positive definite preconditioner
 for CG. All arrays are NumPy/SciPy or CuPy/cupyx alike.
 """
@@ -28,6 +29,7 @@ import numpy as np
 
 from .arrays import array_module, rowdot
 from .block_diagonal import BlockDiagonal
+from .dense import largest_tridiagonal_eigenvalue, semidefinite_inverse
 
 __all__ = ["SmoothedAggregation", "jacobi_spectral_radius"]
 
@@ -58,28 +60,14 @@ def jacobi_spectral_radius(A: BlockDiagonal, inv_diag, *, steps=12, safety=1.1):
         alphas.append(alpha)
         betas.append(beta)
         v_prev, v = v, w / xp.where(beta > 0, beta, 1.0)[:, None]
-    # Largest Ritz value: eigenvalues of the small (count, steps, steps) tridiagonal matrices.
-    m = len(alphas)
-    tri = xp.zeros((count, m, m))
-    index = xp.arange(m)
-    tri[:, index, index] = xp.stack(alphas, axis=1)
-    tri[:, index[:-1], index[1:]] = tri[:, index[1:], index[:-1]] = xp.stack(betas[:-1], axis=1)
-    return safety * xp.linalg.eigvalsh(tri)[:, -1]
+    # Largest Ritz value of the small (count, steps, steps) tridiagonal matrices.
+    return safety * largest_tridiagonal_eigenvalue(xp.stack(alphas, axis=1), xp.stack(betas[:-1], axis=1))
 
 
 def _inverse_diagonal(A: BlockDiagonal):
     xp = A.xp
     diag = A.diagonal()
     return xp.where(diag > 0, 1.0 / xp.where(diag > 0, diag, 1.0), 0.0)
-
-
-def _pseudo_inverse(blocks, rcond=1e-10):
-    """Batched Moore-Penrose inverse of symmetric positive semi-definite ``(k, m, m)`` blocks."""
-    xp = array_module(blocks)
-    w, V = xp.linalg.eigh(blocks)
-    cutoff = rcond * xp.max(xp.abs(w), axis=1, keepdims=True)
-    inv_w = xp.where(w > cutoff, 1.0 / xp.where(w > cutoff, w, 1.0), 0.0)
-    return (V * inv_w[:, None, :]) @ xp.swapaxes(V, 1, 2)
 
 
 @dataclass
@@ -126,6 +114,7 @@ class SmoothedAggregation:
         every product below is one sparse product for the whole batch.
         """
         levels = []
+        scale = A.diagonal().max(axis=1)  # each system's size, for the coarse solve's rounding floor
         for T in tentative:
             inv_diag = _inverse_diagonal(A)
             rho = jacobi_spectral_radius(A, inv_diag)
@@ -133,7 +122,7 @@ class SmoothedAggregation:
             R = P.transpose()
             levels.append(_Level(A, P, R, inv_diag, rho))
             A = R @ (A @ P)
-        return cls(levels, _pseudo_inverse(A.dense_blocks()), smoother=smoother, sweeps=sweeps)
+        return cls(levels, semidefinite_inverse(A.dense_blocks(), scale), smoother=smoother, sweeps=sweeps)
 
     @property
     def count(self) -> int:

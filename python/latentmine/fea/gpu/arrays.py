@@ -39,3 +39,10 @@ def to_host(array) -> numpy.ndarray:
 def rowdot(a, b):
     """Per-row inner products of two ``(k, n)`` arrays: the segment reductions of batched CG."""
     return array_module(a).einsum("ij,ij->i", a, b)
+
+
+def pointer(array) -> int:
+    """Address of a contiguous array's first element: device pointer (CuPy) or host pointer (NumPy)."""
+    if not array.flags.c_contiguous:
+        raise ValueError("native kernels need C-contiguous arrays")
+    return array.data.ptr if is_device_array(array) else array.ctypes.data

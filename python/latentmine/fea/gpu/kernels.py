@@ -1,21 +1,16 @@
 """Element-value fill, luminal load and stress recovery for a batch of masks.
 
-Two implementations of one interface, chosen by the array module:
+:class:`BatchKernels` passes pointers and sizes to one native module, chosen by
+the array module (:func:`native_module`): the CUDA kernels of ``latentmine._cuda``
+(``csrc/cuda/fea_kernels.cu``) on CuPy arrays, on CuPy's current stream, or their
+CPU twins in ``latentmine._core.cuda_twin`` on NumPy arrays. Both run the work-item
+functions of ``latentmine/fea_batch.hpp`` on the full grid of
+:mod:`~latentmine.fea.gpu.grid`, so the wrappers and the solver above them are
+one code path, tested on the CPU against the CPU solver's assembled CSR path.
 
-* :class:`DeviceKernels` launches the CUDA kernels of ``latentmine._cuda``
-  (``csrc/cuda/fea_kernels.cu``) on CuPy arrays, on CuPy's current stream: thin
-  wrappers that pass pointers and sizes;
-* :class:`HostKernels` loops over the masks with the CPU kernels of
-  ``latentmine._core`` (the CPU solver's own), on NumPy arrays.
-
-The fine-level operator of the solve is the assembled CSR batch on the host and
-a matrix-free kernel on the device (:class:`MatrixFreeStiffness`): the same
+The fine-level operator of the solve is matrix-free (:class:`MatrixFreeStiffness`):
 ``K u`` from the element table and the 1-byte labels, without reading the 12
 bytes per nonzero of the CSR matrix on every product.
-
-Both evaluate the element maths of ``latentmine/fea_element.hpp`` on the full
-grid of :mod:`~latentmine.fea.gpu.grid`, so the solver above them is one code
-path, tested on the CPU.
 """
 from __future__ import annotations
 
@@ -24,11 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ... import backend
+from .arrays import pointer
 from ...labels import TISSUES, Label
 from .. import assembly
 from ..materials import resolve_materials
 
-__all__ = ["LabelTables", "label_tables", "kernels_for", "HostKernels", "DeviceKernels", "MatrixFreeStiffness"]
+__all__ = ["LabelTables", "label_tables", "kernels_for", "native_module", "BatchKernels", "MatrixFreeStiffness"]
 
 
 @dataclass(frozen=True)
@@ -60,92 +56,95 @@ def label_tables(materials=None, *, selective=True, full_grid=False) -> LabelTab
     return LabelTables(ke_table, lam, mu, is_material, is_lumen)
 
 
-class HostKernels:
-    """The CPU solver's kernels, mask by mask, on NumPy arrays."""
+def native_module(xp):
+    """The kernels for ``xp``'s arrays: ``latentmine._cuda`` for CuPy, its CPU twins for NumPy.
 
-    def __init__(self, pattern, tables: LabelTables):
-        self.pattern, self.tables = pattern, tables
-        self.core = backend.core()
-        self.active = np.ones((pattern.rows, pattern.cols), np.uint8)
+    The twins (``latentmine._core.cuda_twin``, ``csrc/core/twin_bindings.cpp``)
+    take the same arguments as the CUDA entry points, with host pointers, and run
+    the same work-item functions; so :class:`BatchKernels` is one code path.
+    """
+    if xp is np:
+        return backend.core().cuda_twin
+    module = backend.cuda_module()
+    if module is None:
+        raise RuntimeError("latentmine._cuda was not built: rebuild with LATENTMINE_CUDA=ON (needs nvcc)")
+    return module
+
+
+def stream_of(xp) -> int:
+    """The handle of CuPy's current stream; 0 (ignored by the twins) for NumPy."""
+    return 0 if xp is np else xp.cuda.get_current_stream().ptr
+
+
+class BatchKernels:
+    """Value fill, luminal load, matrix-free ``K u`` and stress recovery for a batch of masks.
+
+    One launch per kernel for the whole batch: the CUDA kernels for CuPy arrays,
+    their CPU twins for NumPy arrays, through the same calls.
+    """
+
+    def __init__(self, xp, pattern, tables: LabelTables):
+        self.xp, self.module = xp, native_module(xp)
+        self.pattern, self.tables = pattern, tables.to(xp)
+        self.slot_ptr, self.contrib = xp.asarray(pattern.slot_ptr), xp.asarray(pattern.contrib)
+
+    def _labels(self, masks):
+        p = self.pattern
+        masks = self.xp.ascontiguousarray(masks, dtype=self.xp.uint8)
+        if masks.ndim != 3 or masks.shape[1:] != (p.rows, p.cols):
+            raise ValueError(f"masks must have shape (N, {p.rows}, {p.cols}), got {masks.shape}")
+        return masks
+
+    def _vectors(self, array, count):
+        array = self.xp.ascontiguousarray(array, dtype=self.xp.float64)
+        if array.shape != (count, self.pattern.dofs):
+            raise ValueError(f"expected ({count}, {self.pattern.dofs}) float64 displacements, got {array.shape}")
+        return array
 
     def fill_values(self, masks):
-        p = self.pattern
-        return np.stack([self.core.fea_fill_values(self.active, m, self.tables.ke_table, p.node_id, p.indptr)
-                         for m in masks])
-
-    def pressure_load(self, masks, pressure, h):
-        p, t = self.pattern, self.tables
-        return np.stack([self.core.fea_pressure_load(t.is_material[m], t.is_lumen[m], p.node_id, p.dofs // 2,
-                                                     pressure, h) for m in masks])
-
-    def stiffness_operator(self, labels, assembled, void_diagonal):
-        """The operator CG and the finest smoother apply: the assembled batch itself."""
-        return assembled
-
-    def recover_stress(self, masks, displacements, h):
-        p, t = self.pattern, self.tables
-        return np.stack([self.core.fea_recover_stress(t.is_material[m], m, t.lam, t.mu, p.node_id, u, h)
-                         for m, u in zip(masks, displacements)])
-
-
-class DeviceKernels:
-    """CUDA launches on CuPy arrays: one launch per kernel for the whole batch."""
-
-    def __init__(self, pattern, tables: LabelTables):
-        import cupy
-
-        self.cp = cupy
-        self.module = backend.cuda_module()
-        self.pattern, self.tables = pattern, tables.to(cupy)
-        self.slot_ptr, self.contrib = cupy.asarray(pattern.slot_ptr), cupy.asarray(pattern.contrib)
-
-    def _stream(self) -> int:
-        return self.cp.cuda.get_current_stream().ptr
-
-    def fill_values(self, masks):
-        p = self.pattern
-        values = self.cp.empty((len(masks), p.nnz), dtype=self.cp.float64)
-        self.module.fea_fill_values(masks.data.ptr, p.rows * p.cols, self.tables.ke_table.data.ptr,
-                                    self.slot_ptr.data.ptr, self.contrib.data.ptr, p.nnz, len(masks),
-                                    values.data.ptr, self._stream())
+        p, masks = self.pattern, self._labels(masks)
+        values = self.xp.empty((len(masks), p.nnz), dtype=self.xp.float64)
+        self.module.fea_fill_values(pointer(masks), p.rows * p.cols, pointer(self.tables.ke_table),
+                                    pointer(self.slot_ptr), pointer(self.contrib), p.nnz, len(masks),
+                                    pointer(values), stream_of(self.xp))
         return values
 
     def pressure_load(self, masks, pressure, h):
-        p, t = self.pattern, self.tables
-        f = self.cp.empty((len(masks), p.dofs), dtype=self.cp.float64)
-        self.module.fea_pressure_load(masks.data.ptr, p.rows, p.cols, t.is_material.data.ptr, t.is_lumen.data.ptr,
-                                      float(pressure), float(h), len(masks), f.data.ptr, self._stream())
+        p, t, masks = self.pattern, self.tables, self._labels(masks)
+        f = self.xp.empty((len(masks), p.dofs), dtype=self.xp.float64)
+        self.module.fea_pressure_load(pointer(masks), p.rows, p.cols, pointer(t.is_material), pointer(t.is_lumen),
+                                      float(pressure), float(h), len(masks), pointer(f), stream_of(self.xp))
         return f
 
-    def stiffness_operator(self, labels, assembled, void_diagonal):
-        """Matrix-free ``K u`` of the batch ``labels``, equal to ``assembled.matvec``."""
-        return MatrixFreeStiffness(self, labels, float(void_diagonal))
+    def stiffness_operator(self, labels, void_diagonal):
+        """Matrix-free ``K u`` of the batch ``labels`` (equal to the assembled batch's ``matvec``)."""
+        return MatrixFreeStiffness(self, self._labels(labels), float(void_diagonal))
 
     def recover_stress(self, masks, displacements, h):
-        p, t = self.pattern, self.tables
-        displacements = self.cp.ascontiguousarray(displacements, dtype=self.cp.float64)
-        out = self.cp.empty((len(masks), 6, p.rows, p.cols), dtype=self.cp.float32)
-        self.module.fea_recover_stress(masks.data.ptr, p.rows, p.cols, t.is_material.data.ptr, t.lam.data.ptr,
-                                       t.mu.data.ptr, displacements.data.ptr, float(h), len(masks), out.data.ptr,
-                                       self._stream())
+        p, t, masks = self.pattern, self.tables, self._labels(masks)
+        displacements = self._vectors(displacements, len(masks))
+        out = self.xp.empty((len(masks), 6, p.rows, p.cols), dtype=self.xp.float32)
+        self.module.fea_recover_stress(pointer(masks), p.rows, p.cols, pointer(t.is_material), pointer(t.lam),
+                                       pointer(t.mu), pointer(displacements), float(h), len(masks), pointer(out),
+                                       stream_of(self.xp))
         return out
 
 
 class MatrixFreeStiffness:
-    """The stiffness batch of ``labels`` as a batched operator (``matvec``/``take``), on the device."""
+    """The stiffness batch of ``labels`` as a batched operator (``matvec``/``take``)."""
 
-    def __init__(self, kernels: DeviceKernels, labels, void_diagonal: float):
+    def __init__(self, kernels: BatchKernels, labels, void_diagonal: float):
         self.kernels, self.labels, self.void_diagonal = kernels, labels, void_diagonal
         self.count = len(labels)
         self.block_shape = (kernels.pattern.dofs, kernels.pattern.dofs)
-        self.xp = kernels.cp
+        self.xp = kernels.xp
 
     def matvec(self, X):
         k, p = self.kernels, self.kernels.pattern
-        X = self.xp.ascontiguousarray(X, dtype=self.xp.float64)
+        X = k._vectors(X, self.count)
         Y = self.xp.empty_like(X)
-        k.module.fea_apply_stiffness(self.labels.data.ptr, p.rows, p.cols, k.tables.ke_table.data.ptr,
-                                     self.void_diagonal, X.data.ptr, self.count, Y.data.ptr, k._stream())
+        k.module.fea_apply_stiffness(pointer(self.labels), p.rows, p.cols, pointer(k.tables.ke_table),
+                                     self.void_diagonal, pointer(X), self.count, pointer(Y), stream_of(self.xp))
         return Y
 
     def take(self, keep):
@@ -153,6 +152,6 @@ class MatrixFreeStiffness:
         return MatrixFreeStiffness(self.kernels, self.xp.ascontiguousarray(self.labels[keep]), self.void_diagonal)
 
 
-def kernels_for(xp, pattern, tables: LabelTables):
-    """:class:`DeviceKernels` for ``xp = cupy``, :class:`HostKernels` for NumPy."""
-    return HostKernels(pattern, tables) if xp is np else DeviceKernels(pattern, tables)
+def kernels_for(xp, pattern, tables: LabelTables) -> BatchKernels:
+    """:class:`BatchKernels` on ``xp`` (``cupy``: the CUDA kernels; NumPy: their CPU twins)."""
+    return BatchKernels(xp, pattern, tables)

@@ -21,6 +21,7 @@ how it is tested without a GPU.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from .arrays import rowdot, sparse_module, to_host
 from .batched_cg import batched_cg
 from .block_diagonal import BlockDiagonal
 from .chunking import bytes_per_mask, plan_chunks
+from .dense import FactorizationError
 from .grid import grid_pattern, rigid_body_modes
 from .kernels import kernels_for, label_tables
 
@@ -169,8 +171,15 @@ class _ChunkContext:
         self.indptr, self.indices = xp.asarray(pattern.indptr), xp.asarray(pattern.indices)
         self.diagonal_slots = xp.asarray(pattern.diagonal_slots)
 
-    def prepare(self, masks):
-        """Device: values, loads, the finest aggregation and the aggregate graph (downloaded)."""
+    def prepare(self, masks, start=0):
+        """Device: values, loads, the finest aggregation and the aggregate graph (downloaded).
+
+        ``start`` is the index of ``masks[0]`` in the batch, for error messages.
+        """
+        with _naming_chunk(start, start + len(masks)):
+            return self._prepare(masks, start)
+
+    def _prepare(self, masks, start):
         xp, o, p = self.xp, self.options, self.pattern
         labels = xp.ascontiguousarray(xp.asarray(masks))
         values = self.kernels.fill_values(labels)
@@ -180,8 +189,8 @@ class _ChunkContext:
         values[:, self.diagonal_slots] = xp.where(diagonal == 0, self.void_diagonal, diagonal)
         loads = self.kernels.pressure_load(labels, o["pressure"], o["h"])
         A = BlockDiagonal.from_pattern(self.indptr, self.indices, values, (p.dofs, p.dofs))
-        return _Prepared(labels, A, loads, *finest_level(A, labels, self.class_of_label, self.near_null,
-                                                         block=o["block"], theta=o["theta"]))
+        return _Prepared(start, labels, A, loads, *finest_level(A, labels, self.class_of_label, self.near_null,
+                                                                block=o["block"], theta=o["theta"]))
 
     def aggregate(self, prepared):
         """Host only (safe in a worker thread): the coarser levels' tentative prolongators."""
@@ -192,12 +201,16 @@ class _ChunkContext:
 
     def finish(self, prepared, coarse_tentative):
         """Device: hierarchy, batched CG, stresses and true residuals; returns host arrays."""
+        with _naming_chunk(prepared.start, prepared.start + prepared.A.count):
+            return self._finish(prepared, coarse_tentative)
+
+    def _finish(self, prepared, coarse_tentative):
         xp, o, A, loads = self.xp, self.options, prepared.A, prepared.loads
         csr = sparse_module(xp).csr_matrix
         tentative = [prepared.T] + [BlockDiagonal(csr(T), A.count) for T in coarse_tentative]
         M = SmoothedAggregation.build(A, tentative, smoother=o["smoother"], sweeps=o["sweeps"])
-        # The products of the solve: matrix-free on the device, the CSR batch on the host.
-        A = self.kernels.stiffness_operator(prepared.labels, A, self.void_diagonal)
+        # The products of the solve are matrix-free (the CSR batch serves the setup's products).
+        A = self.kernels.stiffness_operator(prepared.labels, self.void_diagonal)
         M = M.with_finest_operator(A)
         U, info, iterations = batched_cg(A, loads, rtol=o["rtol"], maxiter=o["maxiter"], M=M)
         load_norm = xp.sqrt(rowdot(loads, loads))
@@ -206,13 +219,23 @@ class _ChunkContext:
         stress = to_host(self.kernels.recover_stress(prepared.labels, U, o["h"]))
         return stress, iterations, info == 0, to_host(residual)
 
-    def solve(self, masks):
-        prepared = self.prepare(masks)
+    def solve(self, masks, start=0):
+        prepared = self.prepare(masks, start)
         return self.finish(prepared, self.aggregate(prepared))
+
+
+@contextlib.contextmanager
+def _naming_chunk(start, stop):
+    """Re-raise a setup's :class:`~.dense.FactorizationError` with the masks of the chunk."""
+    try:
+        yield
+    except FactorizationError as error:
+        raise FactorizationError(f"chunk of masks [{start}, {stop}): {error}") from error
 
 
 @dataclass
 class _Prepared:
+    start: int                # index of the chunk's first mask in the batch
     labels: object
     A: BlockDiagonal
     loads: object
@@ -221,62 +244,97 @@ class _Prepared:
     coarse_candidates: object  # host candidates on them
 
 
+@dataclass
+class _Launched:
+    """A chunk prepared ahead, its host aggregation running, and how long preparing took."""
+    start: int
+    stop: int
+    prepared: object  # None: preparing ran out of device memory
+    future: object
+    seconds: float
+
+
 def _pipelined(context, masks, chunks, out):
     """Chunk by chunk, with the host aggregation of the next chunk in a worker thread.
 
-    Yields the ranges solved; a chunk whose device work runs out of memory falls
-    back to :func:`_solve_fitting`.
+    Yields the ranges solved. A chunk that runs out of device memory is solved by
+    :func:`_solve_fitting` after its data *and* the prepared next chunk's have been
+    released (the next chunk is prepared again afterwards). Each chunk's
+    ``seconds`` are its own preparation plus its own finish, not the next chunk's
+    preparation that overlaps them.
     """
-    chunks = list(chunks)
+    pending = list(chunks)
 
     def launch(start, stop):
+        begun = time.perf_counter()
         try:
-            prepared = context.prepare(masks[start:stop])
+            prepared = context.prepare(masks[start:stop], start)
         except MemoryError:
+            prepared = None
+        if prepared is None:  # outside the handler: the traceback no longer holds device arrays
             _release_pool(context.xp)
-            return start, stop, None, None
-        return start, stop, prepared, pool.submit(context.aggregate, prepared)
+            return _Launched(start, stop, None, None, 0.0)
+        return _Launched(start, stop, prepared, pool.submit(context.aggregate, prepared),
+                         time.perf_counter() - begun)
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        ahead = launch(*chunks[0])
-        for index in range(len(chunks)):
-            start, stop, prepared, future = ahead
-            started = time.perf_counter()
-            ahead = launch(*chunks[index + 1]) if index + 1 < len(chunks) else None
-            try:
-                if prepared is None:
-                    raise MemoryError("preparing the chunk ran out of device memory")
-                _store(out, start, stop, context.finish(prepared, future.result()), started)
+        ahead = launch(*pending.pop(0))
+        while ahead is not None:
+            current = ahead
+            ahead = launch(*pending.pop(0)) if pending else None
+            start, stop, results = current.start, current.stop, None
+            if current.prepared is not None:
+                begun = time.perf_counter()
+                try:
+                    results = context.finish(current.prepared, current.future.result())
+                except MemoryError:
+                    results = None
+                seconds = current.seconds + time.perf_counter() - begun
+            current = None  # drop this chunk's device data before anything is retried
+            if results is not None:
+                _store(out, start, stop, results, seconds)
                 yield start, stop
-            except MemoryError:
-                prepared = None
-                _release_pool(context.xp)
-                yield from _solve_fitting(context, masks, start, stop, out)
+                continue
+            retry_next = None
+            if ahead is not None:  # free the next chunk's device data too, then prepare it again
+                if ahead.future is not None:
+                    ahead.future.result()
+                retry_next, ahead = (ahead.start, ahead.stop), None
+            _release_pool(context.xp)
+            yield from _solve_fitting(context, masks, start, stop, out)
+            if retry_next is not None:
+                ahead = launch(*retry_next)
 
 
-def _store(out, start, stop, results, started):
+def _store(out, start, stop, results, seconds):
     for array, value in zip(out, results):
         array[start:stop] = value
-    out[-1][start:stop] = (time.perf_counter() - started) / (stop - start)
+    out[-1][start:stop] = seconds / (stop - start)
 
 
 def _solve_fitting(context, masks, start, stop, out):
     """Solve ``masks[start:stop]``, halving the chunk whenever the device runs out of memory.
 
     CuPy's ``OutOfMemoryError`` is a ``MemoryError``, so the planner's estimate
-    being too small costs a retry, not the batch. Yields the ranges solved.
+    being too small costs a retry, not the batch. The halves are retried after
+    the failed attempt's arrays are gone (outside the ``except`` block, whose
+    traceback holds them) and the memory pool is freed. Yields the ranges solved.
     """
-    started = time.perf_counter()
+    begun = time.perf_counter()
     try:
-        _store(out, start, stop, context.solve(masks[start:stop]), started)
-        yield start, stop
+        results = context.solve(masks[start:stop], start)
     except MemoryError:
         if stop - start == 1:
             raise
-        _release_pool(context.xp)
-        middle = (start + stop) // 2
-        yield from _solve_fitting(context, masks, start, middle, out)
-        yield from _solve_fitting(context, masks, middle, stop, out)
+        results = None
+    if results is not None:
+        _store(out, start, stop, results, time.perf_counter() - begun)
+        yield start, stop
+        return
+    _release_pool(context.xp)
+    middle = (start + stop) // 2
+    yield from _solve_fitting(context, masks, start, middle, out)
+    yield from _solve_fitting(context, masks, middle, stop, out)
 
 
 def _release_pool(xp):
