@@ -138,3 +138,15 @@ def test_cli_nifti_with_contours(tmp_path):
     ds = load_dataset(tmp_path / "ds")
     assert len(ds) == 2 and (np.asarray(ds.masks[1]) == Label.CALCIUM).any()
     assert np.array_equal(ds.masks, import_nifti(tmp_path / "img.nii.gz", contours=contours).masks)
+
+
+def test_example_pullback_outlines_give_the_masks_back_exactly(tmp_path):
+    from latentmine.data.examples import EXAMPLE_CODES, write_example_pullback
+
+    files = write_example_pullback(tmp_path / "example", n=3, size=128)
+    masks = np.load(files["masks"])
+    from_contours = import_dicom(files["dicom"], contours=files["contours"])
+    assert np.array_equal(from_contours.masks, masks) and (masks == Label.LIPID).any() and (masks == Label.CALCIUM).any()
+    from_nifti = import_nifti(files["nifti"], files["labels"], remap=EXAMPLE_CODES)
+    assert np.array_equal(from_nifti.masks, masks)
+    np.testing.assert_allclose(from_nifti.images, from_contours.images, atol=1e-6)
