@@ -60,8 +60,7 @@ def stages(mask, materials, method):
     tick()
     if direct:
         tree = system.pattern.dissection
-        factor = factorise(system.stiffness, tree.first, tree.parent,
-                           DIRECT_SHIFT * system.stiffness.diagonal().mean())
+        factor = factorise(system.stiffness, tree.first, tree.parent, DIRECT_SHIFT)
         tick()
         u, iterations, _ = refine(system.stiffness, system.load, modes, factor)
     else:
@@ -86,7 +85,7 @@ def cholesky_variants(mask, materials):
         values = core().fea_fill_values(material, mask, table, pattern.node_id, pattern.indptr)
         ordered = time.perf_counter()
         stiffness = sp.csr_matrix((values, pattern.indices, pattern.indptr), shape=(pattern.dofs,) * 2)
-        factor = factorise(stiffness, tree.first, tree.parent, DIRECT_SHIFT * stiffness.diagonal().mean())
+        factor = factorise(stiffness, tree.first, tree.parent, DIRECT_SHIFT)
         end = time.perf_counter()
         print(f"  Cholesky, leaf {leaf:3d} nodes: {factor.supernodes:5d} fronts (largest {factor.largest_front}), "
               f"{factor.factor_entries / 1e6:5.2f}M entries, {factor.flops / 1e6:5.0f} Mflop; dissection + "

@@ -36,7 +36,9 @@ def test_factor_solves_the_shifted_system(plaque, relative_shift):
     rhs = np.random.default_rng(0).standard_normal(plaque.load.size)
     tree = plaque.pattern.dissection
     with one_blas_thread():
-        x = factorise(plaque.stiffness, tree.first, tree.parent, shift).solve(rhs)
+        factor = factorise(plaque.stiffness, tree.first, tree.parent, relative_shift)
+        x = factor.solve(rhs)
+    assert factor.shift == pytest.approx(shift, rel=1e-12)
     want = _shifted_reference(plaque, shift, rhs)
     # The condition number grows as 1 / shift; compare backward errors.
     matrix = plaque.stiffness + shift * sp.identity(rhs.size)
@@ -54,7 +56,7 @@ def test_every_leaf_size_gives_the_same_factorisation(leaf):
     stiffness = sp.csr_matrix((values, pattern.indices, pattern.indptr), shape=(pattern.dofs,) * 2)
     shift = 1e-3 * stiffness.diagonal().mean()
     rhs = np.random.default_rng(1).standard_normal(pattern.dofs)
-    factor = factorise(stiffness, tree.first, tree.parent, shift)
+    factor = factorise(stiffness, tree.first, tree.parent, 1e-3)
     matrix = stiffness + shift * sp.identity(pattern.dofs)
     assert factor.perturbed_pivots == 0
     assert np.linalg.norm(matrix @ factor.solve(rhs) - rhs) <= 1e-10 * np.linalg.norm(rhs)
@@ -78,15 +80,15 @@ def test_refinement_solves_the_singular_system_of_two_bodies():
 
 
 def test_pivots_below_half_the_shift_are_replaced_by_the_shift():
-    """-I + shift I has pivots -1 + shift: every one is replaced, so the 'solve' divides by the shift."""
+    """diag(3, -1, 3, -1, ...) has mean diagonal 1; with shift 0.25 the pivots -0.75 become 0.25."""
     active = np.ones((3, 4), np.uint8)
     tree = dissection(active, leaf=2)
     dofs = 2 * int(tree.first[-1])
-    minus_identity = -sp.identity(dofs, format="csr")
+    diagonal = np.where(np.arange(dofs) % 2 == 0, 3.0, -1.0)
     rhs = np.arange(1.0, dofs + 1)
-    factor = factorise(minus_identity, tree.first, tree.parent, 0.25)
-    assert factor.perturbed_pivots == dofs
-    assert np.allclose(factor.solve(rhs), rhs / 0.25)
+    factor = factorise(sp.diags(diagonal, format="csr"), tree.first, tree.parent, 0.25)
+    assert factor.shift == 0.25 and factor.perturbed_pivots == dofs // 2
+    assert np.allclose(factor.solve(rhs), rhs / np.where(diagonal > 0, 3.25, 0.25))
 
 
 def test_buffers_are_reused_correctly_across_sizes(plaque):
@@ -95,7 +97,7 @@ def test_buffers_are_reused_correctly_across_sizes(plaque):
         tree = system.pattern.dissection
         shift = 1e-3 * system.stiffness.diagonal().mean()
         rhs = np.ones(system.load.size)
-        x = factorise(system.stiffness, tree.first, tree.parent, shift).solve(rhs)
+        x = factorise(system.stiffness, tree.first, tree.parent, 1e-3).solve(rhs)
         matrix = system.stiffness + shift * sp.identity(rhs.size)
         assert np.linalg.norm(matrix @ x - rhs) <= 1e-10 * np.linalg.norm(rhs)
 

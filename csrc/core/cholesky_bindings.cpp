@@ -59,7 +59,7 @@ sparse::DenseBlas blas_of(const py::capsule& trsm, const py::capsule& syrk) {
 }
 
 void factorise(sparse::MultifrontalCholesky& factor, const Array<int32_t>& indptr, const Array<int32_t>& indices,
-               const Array<double>& data, const Array<int32_t>& first, const Array<int32_t>& parent, double shift,
+               const Array<double>& data, const Array<int32_t>& first, const Array<int32_t>& parent, double relative_shift,
                const py::capsule& trsm, const py::capsule& syrk) {
   const fea::Dissection tree = tree_of(first, parent);
   const int64_t dofs = 2 * static_cast<int64_t>(tree.first.back());
@@ -72,7 +72,7 @@ void factorise(sparse::MultifrontalCholesky& factor, const Array<int32_t>& indpt
     if (indices.data()[p] < 0 || indices.data()[p] >= dofs) throw std::invalid_argument("indices out of range");
   const sparse::DenseBlas blas = blas_of(trsm, syrk);
   py::gil_scoped_release release;
-  factor.factorise(indptr.data(), indices.data(), data.data(), tree, shift, blas);
+  factor.factorise(indptr.data(), indices.data(), data.data(), tree, relative_shift, blas);
 }
 
 py::array_t<double> solve(const sparse::MultifrontalCholesky& factor, const Array<double>& rhs) {
@@ -95,14 +95,15 @@ void register_cholesky(py::module_& m) {
                                            "Multifrontal Cholesky of A + shift I along a dissection tree; reuses its buffers from one factorisation to the next.")
       .def(py::init<>())
       .def("factorise", &factorise, py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("first"),
-           py::arg("parent"), py::arg("shift"), py::arg("dtrsm"), py::arg("dsyrk"),
-           "Factorise A + shift I (CSR, both triangles, node ids in tree order), replacing the previous factor; "
+           py::arg("parent"), py::arg("relative_shift"), py::arg("dtrsm"), py::arg("dsyrk"),
+           "Factorise A + shift I, shift = relative_shift times the mean diagonal of A (CSR, both triangles, node ids in tree order), replacing the previous factor; "
            "dtrsm and dsyrk are scipy.linalg.cython_blas capsules.")
       .def("solve", &solve, py::arg("rhs"), "(L L^T)^{-1} rhs as a new array.")
       .def_property_readonly("dofs", &sparse::MultifrontalCholesky::dofs)
       .def_property_readonly("supernodes", &sparse::MultifrontalCholesky::supernodes)
       .def_property_readonly("factor_entries", &sparse::MultifrontalCholesky::factor_entries)
       .def_property_readonly("perturbed_pivots", &sparse::MultifrontalCholesky::perturbed_pivots)
+      .def_property_readonly("shift", &sparse::MultifrontalCholesky::shift)
       .def_property_readonly("flops", &sparse::MultifrontalCholesky::flops)
       .def_property_readonly("largest_front", &sparse::MultifrontalCholesky::largest_front);
 }

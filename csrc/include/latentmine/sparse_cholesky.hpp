@@ -47,11 +47,12 @@ struct DenseBlas {
 // plaque, page faults and zeroing of new buffers took a quarter of the time).
 class MultifrontalCholesky {
  public:
-  // Symbolic analysis and numeric factorisation, replacing any previous
+  // Symbolic analysis and numeric factorisation of A + shift I, shift =
+  // relative_shift times the mean diagonal of A, replacing any previous
   // factor. `indptr`, `indices`, `values` hold the full (both triangles) CSR
   // matrix of `2 * tree.first.back()` DOFs.
   void factorise(const int32_t* indptr, const int32_t* indices, const double* values, const fea::Dissection& tree,
-                 double shift, DenseBlas blas);
+                 double relative_shift, DenseBlas blas);
 
   // x <- (L L^T)^{-1} x.
   void solve(double* x) const;
@@ -60,12 +61,13 @@ class MultifrontalCholesky {
   int64_t supernodes() const { return static_cast<int64_t>(own_.size()); }
   int64_t factor_entries() const { return panel_ptr_.empty() ? 0 : panel_ptr_.back(); }
   int64_t perturbed_pivots() const { return perturbed_; }
+  double shift() const { return shift_; }
   double flops() const { return flops_; }
   int64_t largest_front() const { return largest_front_; }
 
  private:
   void analyse(const int32_t* indptr, const int32_t* indices, const fea::Dissection& tree);
-  void eliminate_all(const int32_t* indptr, const int32_t* indices, const double* values, double shift,
+  void eliminate_all(const int32_t* indptr, const int32_t* indices, const double* values, double relative_shift,
                      const DenseBlas& blas);
 
   int64_t dofs_ = 0;
@@ -80,7 +82,7 @@ class MultifrontalCholesky {
   std::vector<double> panels_, stack_;
   std::vector<int32_t> local_;  // position of each DOF in the current front
   int64_t stack_entries_ = 0, front_slack_ = 0, largest_front_ = 0, perturbed_ = 0;
-  double flops_ = 0.0;
+  double flops_ = 0.0, shift_ = 0.0;
 };
 
 }  // namespace sparse

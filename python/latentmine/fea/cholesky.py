@@ -37,7 +37,7 @@ def one_blas_thread():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
-def factorise(stiffness, first: np.ndarray, parent: np.ndarray, shift: float):
+def factorise(stiffness, first: np.ndarray, parent: np.ndarray, relative_shift: float):
     """Cholesky factor of ``stiffness + shift * I``, reusing this thread's buffers.
 
     Parameters
@@ -47,20 +47,21 @@ def factorise(stiffness, first: np.ndarray, parent: np.ndarray, shift: float):
         2k and 2k+1 and the node ids follow the tree.
     first, parent : ndarray of int32
         The tree (:class:`latentmine.fea.ordering.Dissection`).
-    shift : float
-        Positive; pivots that round-off pushes below half of it are replaced
-        by it and counted in ``perturbed_pivots``.
+    relative_shift : float
+        Positive; the shift is this times the mean diagonal. Pivots that
+        round-off pushes below half the shift are replaced by the shift and
+        counted in ``perturbed_pivots``.
 
     Returns
     -------
-    The native ``MultifrontalCholesky`` (``solve(rhs)``, ``factor_entries``,
-    ``flops``, ``perturbed_pivots``). It stays valid until this thread
+    The native ``MultifrontalCholesky`` (``solve(rhs)``, ``shift``,
+    ``factor_entries``, ``flops``, ``perturbed_pivots``). It stays valid until this thread
     factorises the next matrix.
     """
     factor = getattr(_PER_THREAD, "factor", None)
     if factor is None:
         factor = _PER_THREAD.factor = core().MultifrontalCholesky()
     capsules = cython_blas.__pyx_capi__
-    factor.factorise(stiffness.indptr, stiffness.indices, stiffness.data, first, parent, float(shift),
+    factor.factorise(stiffness.indptr, stiffness.indices, stiffness.data, first, parent, float(relative_shift),
                      capsules["dtrsm"], capsules["dsyrk"])
     return factor

@@ -164,8 +164,7 @@ def direct_solve(stiffness, load, modes, dissection, *, rtol=1e-6, maxiter=10):
     """
     if np.linalg.norm(load) == 0.0:
         return np.zeros_like(load), 0, 0.0
-    factor = factorise(stiffness, dissection.first, dissection.parent,
-                       DIRECT_SHIFT * stiffness.diagonal().mean())
+    factor = factorise(stiffness, dissection.first, dissection.parent, DIRECT_SHIFT)
     return refine(stiffness, load, modes, factor, rtol=rtol, maxiter=maxiter)
 
 
