@@ -15,7 +15,8 @@ import torch
 from latentmine import backend
 from latentmine.ops import latent_step, latent_step_reference
 
-BATCH, LATENT_DIM = 65536, 128
+# scripts/gpu-check.sh --dry-run (LATENTMINE_GPU_DRY_RUN=1) only proves its plumbing: a small batch.
+BATCH, LATENT_DIM = (4096 if os.environ.get("LATENTMINE_GPU_DRY_RUN") == "1" else 65536), 128
 STEP, MAX_NORM = 0.5, 12.0
 _medians = {}
 

@@ -12,7 +12,7 @@ flock 9
 cmake -S . -B "build/dev-cuda-$cuda" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLATENTMINE_CUDA="$cuda" \
   -DPython_EXECUTABLE="$PWD/.venv/bin/python" \
   -Dpybind11_DIR="$(.venv/bin/python -m pybind11 --cmakedir)" > "build/dev-cuda-$cuda.configure.log"
-cmake --build "build/dev-cuda-$cuda" -j2
+cmake --build "build/dev-cuda-$cuda" -j"${LATENTMINE_BUILD_JOBS:-2}"
 # Copy then rename: overwriting a loaded .so in place crashes processes using it.
 for lib in "build/dev-cuda-$cuda"/_core*.so "build/dev-cuda-$cuda"/_cuda*.so; do
   [[ -e "$lib" ]] || continue
