@@ -166,3 +166,13 @@ def test_cli_import_writes_a_dataset_and_a_failed_one_leaves_nothing(tmp_path, c
     assert main(["import", "--dicom", str(file), "--masks", str(tmp_path / "user.npy"), "--out", str(tmp_path / "bad")]) == 2
     assert "unknown label codes" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds", "run.dcm", "user.npy"]  # no partial or hidden folder
+
+
+def test_start_up_imports_none_of_the_io_libraries_or_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, latentmine.data; from latentmine.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('torch', 'pydicom', 'nibabel', 'monai') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
