@@ -16,7 +16,9 @@ def register(subparsers):
     parser.add_argument("--out", required=True, metavar="DIR", help="study folder (created or resumed)")
     parser.add_argument("--strategies", metavar="A,B,...",
                         help="strategies to compare, random first (default: random,gradient); "
-                             "also latent-random, gradient-nn, uncertainty")
+                             "also latent-random, gradient-nn, uncertainty, ensemble, coreset, lcmd, "
+                             "typiclust, or the set 'peers' (random,uncertainty,ensemble,coreset,lcmd,"
+                             "typiclust,gradient,gradient-nn)")
     parser.add_argument("--repeats", type=int, metavar="N", help="paired repeats (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="override a study setting (e.g. f_iterations=200, sizes=25,50,100) or a "

@@ -29,7 +29,13 @@ class LoopConfig:
     ``trust_radius`` (``||z' - z||`` bound), ``max_norm`` (``||z'||`` bound),
     ``noise_std``, ``label_target`` ("seed" or "decoded").
     ``uncertainty``: ``mc_samples`` dropout passes over at most ``candidates``
-    pool samples.
+    pool samples, or the round's ensemble (``uncertainty_estimator="ensemble"``).
+    ``ensemble``: ``ensemble_members`` F's trained ``ensemble_steps`` steps
+    each, scored by ``ensemble_score`` ("material" or "pss") over at most
+    ``candidates`` pool samples. ``coreset``: ``coreset_features`` ("target":
+    F's bottleneck, or "latent": ``mu_E``). ``lcmd``: ``sketch_dim``
+    dimensions of sketched last-layer gradients. ``typiclust``:
+    ``typiclust_neighbours`` nearest neighbours for the typicality.
 
     Gate: ``min_wall_px`` minimum wall thickness; ``max_attempts`` proposal
     calls per round before giving up on a full round. ``label_chunk`` samples
@@ -65,6 +71,13 @@ class LoopConfig:
     label_target: str = "seed"
     mc_samples: int = 8
     candidates: int | None = 512
+    uncertainty_estimator: str = "mc-dropout"
+    ensemble_members: int = 5
+    ensemble_steps: int = 300
+    ensemble_score: str = "material"
+    coreset_features: str = "target"
+    sketch_dim: int = 512
+    typiclust_neighbours: int = 20
     min_wall_px: int = 2
     max_attempts: int = 10
     label_chunk: int = 8
@@ -73,8 +86,14 @@ class LoopConfig:
 
     def __post_init__(self):
         from ..sampling import available_strategies
+        from ..sampling.coreset import COVERAGE_FEATURES
+        from ..sampling.ensemble import ENSEMBLE_SCORES
 
         names = available_strategies()
+        for key, choices in (("uncertainty_estimator", ("mc-dropout", "ensemble")),
+                             ("ensemble_score", ENSEMBLE_SCORES), ("coreset_features", COVERAGE_FEATURES)):
+            if getattr(self, key) not in choices:
+                raise ValueError(f"LoopConfig.{key} must be one of {choices}, got {getattr(self, key)!r}")
         for key in ("strategy", "initial_strategy"):
             value = getattr(self, key)
             if value is not None and value not in names:
@@ -86,8 +105,9 @@ class LoopConfig:
         for key in ("rounds", "initial", "epochs", "min_wall_px"):
             _at_least(self, key, 0)
         for key in ("per_round", "batch_size", "steps", "mc_samples", "max_attempts", "label_chunk", "width",
-                    "levels"):
+                    "levels", "ensemble_steps", "sketch_dim", "typiclust_neighbours"):
             _at_least(self, key, 1)
+        _at_least(self, "ensemble_members", 2)
         for key in ("lr", "label_scale", "step_size"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"LoopConfig.{key} must be > 0, got {getattr(self, key)!r}")

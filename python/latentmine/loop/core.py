@@ -26,6 +26,7 @@ from .store import RunStore
 
 #: LoopConfig fields a resumed run may change: when to stop, and where to compute.
 _NOT_IDENTITY = ("rounds", "budget_samples", "budget_seconds", "device")
+_DEFAULTS = LoopConfig().to_dict()
 _PROPOSAL_ARRAYS = ("images", "masks", "pool_index", "z", "z_new", "grad_norm", "step_size")
 
 
@@ -335,7 +336,8 @@ class SuggestiveLoop:
         existing = self.store.read_config()
         if existing is not None:
             def identity(part):  # stopping rules and the device may change between sessions
-                return {k: v for k, v in part["config"].items() if k not in _NOT_IDENTITY}
+                # a setting added since the run was made counts at its default
+                return {k: v for k, v in {**_DEFAULTS, **part["config"]}.items() if k not in _NOT_IDENTITY}
 
             changed = sorted(key for key in ("pool", "test", "generator") if existing.get(key) != snapshot[key])
             diff = [f"{k}: {existing['config'].get(k)!r} -> {v!r}" for k, v in identity(snapshot).items()

@@ -18,13 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..storage import atomic_write_json
-from .design import ALL_STRATEGIES, BASELINE, METHOD, METRICS, PRESETS, StudyConfig, preset
+from .design import ALL_STRATEGIES, BASELINE, METHOD, METRICS, PRESETS, STRATEGY_SETS, StudyConfig, preset
 from .plots import plot_learning_curves
 from .report import write_report
 from .runner import SerialExecutor, run_study
 from .summary import summarise, write_results_csv
 
-__all__ = ["StudyConfig", "PRESETS", "preset", "ALL_STRATEGIES", "BASELINE", "METHOD", "METRICS",
+__all__ = ["StudyConfig", "PRESETS", "preset", "ALL_STRATEGIES", "STRATEGY_SETS", "BASELINE", "METHOD", "METRICS",
            "SerialExecutor", "run_study", "run_study_outputs", "write_outputs"]
 
 

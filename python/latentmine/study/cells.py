@@ -38,7 +38,7 @@ from .runner import cell_path, cohort_dir, cohort_marker, read_result
 COHORT_FILE = "cohort.npz"
 SPLITS = ("pool", "validation", "test")
 # Strategies whose proposals do not depend on F: their loop trains no F.
-_F_FREE = ("random", "latent-random")
+_F_FREE = ("random", "latent-random", "typiclust")
 
 
 def prepare_cohort(config: StudyConfig, cohort: int, out) -> None:

@@ -31,7 +31,11 @@ from ..tasks.stress_metrics import STRESS_METRIC_INFO
 
 BASELINE = "random"
 METHOD = "gradient"
-ALL_STRATEGIES = ("random", "latent-random", "gradient", "gradient-nn", "uncertainty")
+ALL_STRATEGIES = ("random", "latent-random", "gradient", "gradient-nn", "uncertainty",
+                  "ensemble", "coreset", "lcmd", "typiclust")
+#: Named sets for ``strategies``: ``peers`` is what active-learning users compare against.
+STRATEGY_SETS = {"peers": ("random", "uncertainty", "ensemble", "coreset", "lcmd", "typiclust",
+                           "gradient", "gradient-nn")}
 
 # Metrics each cell reports per training-set size: name -> (label, lower is better).
 # Test-set metrics; the same names prefixed "val_" are measured on the validation split.
@@ -158,9 +162,11 @@ class StudyConfig:
         for key, text in overrides.items():
             if key.startswith("loop."):
                 loop[key[5:]] = _parse_scalar(text)
-            elif key in ("sizes", "strategies"):
-                parts = [p for p in text.split(",") if p]
-                changes[key] = tuple(int(p) for p in parts) if key == "sizes" else tuple(parts)
+            elif key == "sizes":
+                changes[key] = tuple(int(p) for p in text.split(",") if p)
+            elif key == "strategies":  # names, or a set of STRATEGY_SETS
+                changes[key] = tuple(name for part in text.split(",") if part
+                                     for name in STRATEGY_SETS.get(part, (part,)))
             elif key in types and key not in ("loop", "name"):
                 kind = {"int": int, "float": float, "bool": _parse_bool}.get(types[key], str)
                 try:
