@@ -172,7 +172,9 @@ def _semidefinite_cholesky(blocks, floor, drop, negative):
     kept = xp.zeros((k, m), dtype=bool)
     bad = xp.zeros(k, dtype=bool)
     for j in range(m):
-        column = blocks[:, j:, j] - (L[:, j:, :j] @ L[:, j, :j, None])[:, :, 0]
+        column = blocks[:, j:, j]
+        if j:  # no empty products: zero inner dimensions are an edge case of batched GEMM libraries
+            column = column - (L[:, j:, :j] @ L[:, j, :j, None])[:, :, 0]
         pivot, reference = column[:, 0], xp.abs(diagonal[:, j])
         bad |= ~xp.isfinite(pivot) | (pivot < -xp.maximum(negative * reference, floor))
         kept[:, j] = (pivot > drop * reference) & (pivot > floor)
@@ -188,7 +190,7 @@ def _lower_pseudo_inverse(L, kept):
     pseudo = xp.zeros_like(L)
     identity = xp.eye(m)
     for i in range(m):
-        row = identity[i] - (L[:, i, None, :i] @ pseudo[:, :i, :])[:, 0, :]
+        row = identity[i] - (L[:, i, None, :i] @ pseudo[:, :i, :])[:, 0, :] if i else identity[0]
         pivot = xp.where(kept[:, i], L[:, i, i], 1.0)
         pseudo[:, i, :] = xp.where(kept[:, i, None], row / pivot[:, None], 0.0)
     return pseudo
