@@ -122,5 +122,8 @@ def test_cli_label_then_export_and_monai_import(tmp_path, capsys):
     assert np.array_equal(np.moveaxis(nibabel.load(tmp_path / "s.nii.gz").get_fdata(dtype=np.float32), 2, 0), stress)
     assert main(["import", "--monai", str(tmp_path / "monai" / "datalist.json"), "--out", str(tmp_path / "back")]) == 0
     assert np.array_equal(load_dataset(tmp_path / "back").masks, ds.masks)
+    assert main(["import", "--monai", str(tmp_path / "monai" / "datalist.json"), "--masks", str(ds.path / "masks.npy"),
+                 "--out", str(tmp_path / "again")]) == 2
+    assert "--masks and --contours do not apply" in capsys.readouterr().err
     assert main(["export", str(ds.path), "--nifti", str(tmp_path / "t.nii.gz")]) == 2
     assert "has no stress labels" in capsys.readouterr().err

@@ -60,6 +60,8 @@ def run(args) -> int:
     frames = parse_frames(args.frames) if args.frames else None
     if args.monai is None and args.masks is None and args.contours is None:
         raise ValueError("give the segmentation with --masks FILE or --contours FILE|DIR")
+    if args.monai is not None and (args.masks is not None or args.contours is not None):
+        raise ValueError("--monai lists carry their own labels; --masks and --contours do not apply")
     if args.dicom is not None:
         from ..data.dicom import import_dicom
 
