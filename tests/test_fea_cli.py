@@ -12,6 +12,7 @@ def test_label_writes_png_json_and_npy_for_the_built_in_plaque(tmp_path, capsys)
     summary = json.loads((tmp_path / "stress.json").read_text())
     entry = summary["masks"][0]
     assert entry["converged"] and 0 < entry["pss_kpa"] <= entry["max_principal_kpa"]
+    assert entry["pss_rule"] == "thin-wall"  # the plaque's cap is 2 px at 48 px: thinner than the fit needs
     assert (tmp_path / "stress.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     labels = np.load(tmp_path / "stress.npy")
     assert labels.shape == (1, 48, 48) and labels.max() == np.float32(entry["max_principal_kpa"])

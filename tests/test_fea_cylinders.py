@@ -5,34 +5,14 @@ import pytest
 from latentmine.fea import solve
 from latentmine.fea.assembly import lame_tables, stiffness_table
 from latentmine.fea.examples import polar_stresses, ring_mask
-from latentmine.fea.materials import lame_parameters, resolve_materials
+from latentmine.fea.materials import resolve_materials
+from latentmine.fea.reference import lame_stresses as lame
+from latentmine.fea.reference import two_layer_stresses as two_layer
 from latentmine.fea.solve import solve_one
 from latentmine.labels import Label
 
 P = 16.0
 H_MM = 0.031
-
-
-def lame(r, a, b, p, nu):
-    """Lamé: s_rr = A - B, s_tt = A + B, s_zz = 2 nu A with A = p a^2/(b^2-a^2), B = A b^2/r^2."""
-    big_a = p * a * a / (b * b - a * a)
-    big_b = big_a * b * b / r ** 2
-    return big_a - big_b, big_a + big_b, 2 * nu * big_a
-
-
-def two_layer(r, a, c, b, p, inner, outer):
-    """Composite cylinder: u = A_i r + B_i / r per layer, s_rr(a) = -p, s_rr(b) = 0, u and s_rr continuous at c."""
-    (l1, m1), (l2, m2) = lame_parameters(*inner), lame_parameters(*outer)
-    srr = lambda lam, mu, rr: [2 * (lam + mu), -2 * mu / rr ** 2]
-    system = np.array([
-        srr(l1, m1, a) + [0, 0],
-        [0, 0] + srr(l2, m2, b),
-        [c, 1 / c, -c, -1 / c],
-        srr(l1, m1, c) + [-v for v in srr(l2, m2, c)],
-    ])
-    a1, b1, a2, b2 = np.linalg.solve(system, [-p, 0, 0, 0])
-    lam, mu, big_a, big_b = (np.where(r < c, x, y) for x, y in ((l1, l2), (m1, m2), (a1, a2), (b1, b2)))
-    return 2 * (lam + mu) * big_a - 2 * mu * big_b / r ** 2, 2 * (lam + mu) * big_a + 2 * mu * big_b / r ** 2
 
 
 def interior(radius, a, b, margin=3.0):

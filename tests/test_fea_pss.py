@@ -12,7 +12,48 @@ def test_a_uniform_map_has_its_value_as_pss():
     mask = ring_mask(48, 8, 20)
     principal = np.where(mask == Label.FIBROUS, 37.5, 0.0)
     value, rule = pss_and_rule(principal, mask, 0.05)
-    assert value == pytest.approx(37.5) and rule == "band"
+    assert value == pytest.approx(37.5) and rule == "wall-fit"
+
+
+def test_a_map_linear_in_the_depth_is_extrapolated_to_the_wall():
+    """s = 100 - 2 (r - a) per pixel, with the first 2.5 px spoilt as the staircase edge spoils them.
+
+    Only pixels 3-7 px deep enter the fit, and it recovers 100 at r = a.
+    """
+    size, a = 128, 30.0
+    mask = ring_mask(size, a, 60)
+    radius = np.hypot(*(np.mgrid[0:size, 0:size] + 0.5 - size / 2))
+    principal = np.where(mask == Label.FIBROUS, 100.0 - 2.0 * (radius - a), 0.0)
+    principal[(mask == Label.FIBROUS) & (radius < a + 2.5)] *= 1.5
+    value, rule = pss_and_rule(principal, mask, 0.05)
+    assert rule == "wall-fit"
+    assert value == pytest.approx(100.0, abs=0.3)  # the depth coordinate is good to about 0.1 px
+
+
+def test_a_wall_thinner_than_the_fit_falls_back_to_the_band_rule():
+    """Wall of 5 px (< 7.5): the nodally averaged map, largest 2-3 steps from the lumen."""
+    mask = ring_mask(48, 10, 15)
+    principal = np.where(mask == Label.FIBROUS, 20.0, 0.0)
+    principal[mask == Label.FIBROUS] += np.linspace(0, 1, int((mask == Label.FIBROUS).sum()))
+    value, rule = pss_and_rule(principal, mask, 0.05)
+    assert rule == "thin-wall"
+    assert 20.0 < value < 21.0
+
+
+def test_the_rule_is_the_one_that_gave_the_peak():
+    """A thick ring with a thin lipid cap: the cap falls back, and it wins only when it is the peak."""
+    size = 96
+    mask = ring_mask(size, 20, 44)
+    radius, theta = (np.hypot(*(np.mgrid[0:size, 0:size] + 0.5 - size / 2)),
+                     np.arctan2(*(np.mgrid[0:size, 0:size] + 0.5 - size / 2)))
+    mask[(radius >= 23) & (radius < 32) & (np.abs(theta) < 0.5)] = Label.LIPID  # a 3 px cap over a pool
+    wall = np.isin(mask, [Label.FIBROUS, Label.LIPID])
+    principal = np.where(wall, 50.0, 0.0)
+    assert pss_and_rule(principal, mask, 0.05) == (pytest.approx(50.0), "wall-fit")
+    cap = (mask == Label.FIBROUS) & (radius < 23) & (np.abs(theta) < 0.5)
+    principal[cap] = 80.0
+    value, rule = pss_and_rule(principal, mask, 0.05)
+    assert rule == "thin-wall" and 50.0 < value <= 80.0
 
 
 def test_pss_ignores_values_off_the_material():
@@ -63,7 +104,7 @@ def test_the_study_metric_scores_the_tools_own_pss():
     labeller = Labeller(0.125)
     labels = labeller(masks)
     result = labeller.last_result
-    assert list(result.pss_rule) == ["band", "band"]
+    assert list(result.pss_rule) == ["wall-fit", "wall-fit"]
     np.testing.assert_array_equal(plaque_structural_stress_batch(labels, masks, 0.125), result.pss)
     assert stress_metrics(labels, labels, masks, pixel_size_mm=0.125)["pss_abs_err_kpa"] == 0.0
     high = stress_metrics(1.1 * labels, labels, masks, pixel_size_mm=0.125)["pss_abs_err_kpa"]

@@ -79,5 +79,6 @@ def test_summary_pss_is_the_labellers_own(tmp_path):
     cohort = generate(3, size=64, seed=3)
     labeller = Labeller(cohort.pixel_size_mm)
     labeller(cohort.masks)
-    got = [p["anatomy"]["pss_kpa"] for p in load_dataset(out).provenance]
-    np.testing.assert_allclose(got, labeller.last_result.pss, rtol=1e-6)
+    provenance = load_dataset(out).provenance
+    np.testing.assert_allclose([p["anatomy"]["pss_kpa"] for p in provenance], labeller.last_result.pss, rtol=1e-6)
+    assert [p["anatomy"]["pss_rule"] for p in provenance] == list(labeller.last_result.pss_rule)

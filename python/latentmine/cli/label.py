@@ -72,7 +72,8 @@ def run(args) -> int:
     summary = {
         "version": labeller.version, "source": str(args.masks) if args.masks else f"plaque_mask({args.size})",
         "pixel_size_mm": labeller.pixel_size_mm, "pressure_kpa": labeller.pressure_kpa, "device": args.device,
-        "masks": [{"pss_kpa": float(result.pss[i]), "max_principal_kpa": float(np.nanmax(result.max_principal[i])),
+        "masks": [{"pss_kpa": float(result.pss[i]), "pss_rule": str(result.pss_rule[i]),
+                   "max_principal_kpa": float(np.nanmax(result.max_principal[i])),
                    "max_von_mises_kpa": float(np.nanmax(result.von_mises[i])),
                    "iterations": int(result.iterations[i]), "residual": float(result.residual[i]),
                    "converged": bool(result.converged[i]), "seconds": float(result.seconds[i])}
@@ -83,7 +84,8 @@ def run(args) -> int:
     storage.atomic_write_json(args.out / "stress.json", summary)
     for i, entry in enumerate(summary["masks"]):
         state = "converged" if entry["converged"] else "NOT CONVERGED"
-        print(f"mask {i}: PSS {entry['pss_kpa']:.1f} kPa, max principal {entry['max_principal_kpa']:.1f} kPa, "
+        print(f"mask {i}: PSS {entry['pss_kpa']:.1f} kPa ({entry['pss_rule']}), "
+              f"max principal {entry['max_principal_kpa']:.1f} kPa, "
               f"{entry['iterations']} CG iterations ({state}), {entry['seconds']:.2f} s")
     print(f"wrote {args.out / 'stress.png'}, stress.json and stress.npy")
     return 0 if result.converged.all() else 1

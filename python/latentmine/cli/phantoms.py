@@ -64,13 +64,14 @@ def run(args) -> int:
         keep, stress, labelling = _label(masks, cohort.pixel_size_mm, args)
         images, masks, stress = images[keep], masks[keep], stress[keep]
         ids = [ids[i] for i in np.flatnonzero(keep)]
-        anatomy = [dict(anatomy[i], pss_kpa=labelling["pss_kpa"][j]) for j, i in enumerate(np.flatnonzero(keep))]
+        anatomy = [dict(anatomy[i], pss_kpa=labelling["pss_kpa"][j], pss_rule=labelling["pss_rules"][j])
+                   for j, i in enumerate(np.flatnonzero(keep))]
     generator = "generate" if args.hard_case is None else "generate_hard_case"
     meta = {"generator": f"latentmine.phantoms.{generator}", "command": _command_line(args),
             "size": args.size, "seed": args.seed,
             "params": cohort.params, "generation_seconds": round(generated, 3)}
     if labelling is not None:
-        meta["labelling"] = {k: v for k, v in labelling.items() if k != "pss_kpa"}
+        meta["labelling"] = {k: v for k, v in labelling.items() if k not in ("pss_kpa", "pss_rules")}
     provenance = [{"source": "phantom", "anatomy": record} for record in anatomy]
     path = save_dataset(args.out, images, masks, stress, pixel_size_mm=cohort.pixel_size_mm, ids=ids,
                         meta=meta, provenance=provenance, overwrite=args.overwrite)
@@ -109,7 +110,7 @@ def _make_labeller(pixel_size_mm):
 
 def _label(masks, pixel_size_mm, args):
     """Stress maps of the masks that labelled; the boolean mask of those; a summary."""
-    from ..fea import plaque_structural_stress_batch
+    from ..fea.pss import pss_and_rule_batch
     from ..parallel import executor_from_args, label_many
 
     labeller = _make_labeller(pixel_size_mm)
@@ -119,7 +120,7 @@ def _label(masks, pixel_size_mm, args):
     wall = time.perf_counter() - started
     keep = batch.ok
     # Workers return only the maps; PSS of a map is the labeller's own definition.
-    pss = plaque_structural_stress_batch(batch.stress[keep], masks[keep], pixel_size_mm)
+    pss, rules = pss_and_rule_batch(batch.stress[keep], masks[keep], pixel_size_mm)
     low, high = LITERATURE_PSS_KPA
     seconds = batch.seconds[keep]
     summary = {
@@ -128,9 +129,11 @@ def _label(masks, pixel_size_mm, args):
         "wall_seconds": round(wall, 3),
         "solve_seconds": _stats(seconds),
         "pss_kpa_percentiles": _stats(pss),
+        "pss_rule_counts": {rule: int(np.sum(rules == rule)) for rule in sorted(set(rules))},
         "literature_pss_kpa": list(LITERATURE_PSS_KPA),
         "share_within_literature": float(np.mean((pss >= low) & (pss <= high))) if pss.size else None,
         "pss_kpa": [float(v) for v in pss],
+        "pss_rules": [str(rule) for rule in rules],
     }
     return keep, batch.stress, summary
 
@@ -166,6 +169,7 @@ def _summary(cohort, seconds, labelling, path, sheet):
         if pss:
             lines.append(f"PSS kPa: p5 {pss['p5']:.0f}, p25 {pss['p25']:.0f}, median {pss['median']:.0f}, "
                          f"p75 {pss['p75']:.0f}, p95 {pss['p95']:.0f} (literature ~{low:.0f}-{high:.0f} kPa; "
-                         f"{labelling['share_within_literature']:.0%} of samples within)")
+                         f"{labelling['share_within_literature']:.0%} of samples within); PSS rules "
+                         + ", ".join(f"{rule} {count}" for rule, count in labelling["pss_rule_counts"].items()))
     lines.append(f"dataset: {path}  contact sheet: {sheet}")
     print("\n".join(lines), file=sys.stdout)

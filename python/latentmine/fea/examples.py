@@ -19,18 +19,20 @@ def _polar(size: int, centre) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ring_mask(size: int, inner: float, outer: float, *, middle: float | None = None,
-              outer_label: Label = Label.FIBROUS) -> np.ndarray:
+              outer_label: Label = Label.FIBROUS, lumen_offset: float = 0.0) -> np.ndarray:
     """A centred lumen of radius ``inner`` inside a wall of outer radius ``outer`` (pixels).
 
     With ``middle``, pixels with ``middle <= r < outer`` get ``outer_label``: a
-    two-layer (composite) cylinder.
+    two-layer (composite) cylinder. ``lumen_offset`` moves the lumen by that
+    many pixels along x: an eccentric ring, thinnest at angle 0.
     """
     r, _ = _polar(size, (size / 2, size / 2))
+    r_lumen, _ = _polar(size, (size / 2 + lumen_offset, size / 2))
     mask = np.full((size, size), Label.OUTSIDE, np.uint8)
     mask[r < outer] = Label.FIBROUS
     if middle is not None:
         mask[(r >= middle) & (r < outer)] = outer_label
-    mask[r < inner] = Label.LUMEN
+    mask[r_lumen < inner] = Label.LUMEN
     return mask
 
 

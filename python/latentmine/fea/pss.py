@@ -1,6 +1,6 @@
 """Plaque structural stress (PSS): the one definition, for labels and predictions alike.
 
-PSS is the largest maximum principal stress in the wall next to the lumen
+PSS is the largest maximum principal stress at the wall next to the lumen
 (Teng et al., Circ Cardiovasc Imaging 7, 2014; Costopoulos et al., JACC
 Cardiovasc Imaging 10, 2017). It is computed here from the in-plane maximum
 principal stress *pixel map* -- the map that :class:`~latentmine.fea.Labeller`
@@ -8,14 +8,36 @@ returns and that the network F predicts -- plus the mask and the pixel size, so
 that the labelling tool, the loop and the study score a label and a prediction
 with the same function.
 
-Pixel centre stresses overshoot at the staircase lumen edge, so the map is
-first nodally averaged over the material pixels (each node takes the mean of
-the material pixels around it, each pixel the mean of its four nodes: a
-separable [1 2 1]/4 kernel restricted to material), and PSS is the largest
-value over the pixels 2 and 3 steps (4-connected) from the lumen,
-``BAND_STEPS``. A wall with no pixel that deep falls back to every material
-pixel within 3 steps (rule ``"thin-wall"``); :func:`pss_and_rule` says which
-rule a sample took.
+The wall value is recovered by a wall-normal fit that converges under mesh
+refinement (docs/fea.md, "PSS", has the derivation and the measurements):
+
+* The staircase lumen edge makes the first pixel layers wrong: every re-entrant
+  pixel corner is a stress singularity, and refinement does not remove it. So
+  only pixels ``FIT_DEPTH_PX`` = 3 to 7 pixels deep enter the fit; that window
+  shrinks with the pixels, so the extrapolation distance goes to zero.
+* The depth coordinate is the Euclidean distance to a sub-pixel lumen
+  boundary: the 0.5 level of the lumen indicator smoothed by a Gaussian of
+  ``BOUNDARY_SMOOTHING_PX``, which lies within 0.05 px of a rasterised
+  circle, where the distance to the lumen pixel centres is 0.3 px off.
+* At every wall pixel (material 8-adjacent to the lumen), the pixels of its
+  own tissue in the depth window of a square box of half-width
+  ``FIT_HALF_WIDTH_MM`` (at least ``FIT_HALF_WIDTH_MIN_PX``) are fitted by
+  least squares with ``s = c0 + c1 d``, and ``c0`` is the wall value. The box
+  is fixed in millimetres because the staircase error is coherent along the
+  wall over a length that grows in pixels as they shrink (the runs of a
+  rasterised circle are about ``sqrt(2 R h)`` long); it averages that error out.
+  This is a superconvergent-patch-style recovery (Zienkiewicz and Zhu, Int J
+  Numer Meth Eng 33, 1992) from element centres away from the edge,
+  extrapolated along the wall normal.
+* PSS is the largest wall value: rule ``"wall-fit"``.
+
+A wall pixel whose own tissue is thinner than the window (a cap over a lipid
+pool, a thin wall) cannot be fitted. There the map is nodally averaged over the
+material (each node the mean of its material pixels, each pixel the mean of its
+four nodes) and its largest value over the pixels 2 to 3 steps (4-connected)
+from the lumen near those wall pixels is taken (``FALLBACK_BAND_STEPS``; all
+pixels within 3 steps if none is that deep): rule ``"thin-wall"``. The rule of
+a sample is that of the value that gave its PSS (:func:`pss_and_rule`).
 """
 from __future__ import annotations
 
@@ -23,13 +45,24 @@ import math
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from ..labels import TISSUES, Label
 
-#: Peri-luminal band searched for PSS: pixels this many 4-connected steps from the lumen.
-BAND_STEPS = (2, 3)
+#: Depth window of the wall-normal fit, pixels from the sub-pixel lumen boundary.
+FIT_DEPTH_PX = (3.0, 7.0)
+#: Half-width of the square box along the wall whose pixels enter one wall pixel's fit.
+FIT_HALF_WIDTH_MM = 0.4
+#: Lower bound on that half-width in pixels, for coarse frames.
+FIT_HALF_WIDTH_MIN_PX = 4
+#: Gaussian (pixels) that smooths the lumen indicator before its 0.5 level is taken as the boundary.
+BOUNDARY_SMOOTHING_PX = 2.0
+#: Fewest pixels in one wall pixel's fit.
+MIN_FIT_PIXELS = 6
+#: Band of the thin-wall rule: pixels this many 4-connected steps from the lumen.
+FALLBACK_BAND_STEPS = (2, 3)
 #: The rules a sample's PSS can take (see the module docstring).
-RULES = ("band", "thin-wall")
+RULES = ("wall-fit", "thin-wall")
 # Node averaging then pixel averaging is a separable [1 2 1] / 4 kernel.
 _SMOOTHING = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0])
 
@@ -48,7 +81,12 @@ def _check(principal, mask, pixel_size_mm, where=""):
         raise ValueError(f"mask{where} needs a lumen and material for a plaque structural stress")
     if not np.isfinite(principal[material]).all():
         raise ValueError(f"principal{where} has non-finite values on the material")
-    return principal, mask, material
+    return principal, mask, material, size
+
+
+def fit_half_width_px(pixel_size_mm: float) -> int:
+    """Half-width in pixels of the box along the wall: ``FIT_HALF_WIDTH_MM``, at least ``FIT_HALF_WIDTH_MIN_PX``."""
+    return max(FIT_HALF_WIDTH_MIN_PX, int(round(FIT_HALF_WIDTH_MM / pixel_size_mm)))
 
 
 def nodal_average(field: np.ndarray, material: np.ndarray) -> np.ndarray:
@@ -56,6 +94,54 @@ def nodal_average(field: np.ndarray, material: np.ndarray) -> np.ndarray:
     total = ndimage.convolve(np.where(material, field, 0.0), _SMOOTHING, mode="constant")
     count = ndimage.convolve(material.astype(np.float64), _SMOOTHING, mode="constant")
     return np.where(material, total / np.maximum(count, 1e-300), np.nan)
+
+
+def lumen_depth(lumen: np.ndarray, near: np.ndarray, sigma_px: float = BOUNDARY_SMOOTHING_PX) -> np.ndarray:
+    """Distance in pixels from the pixel centres ``near`` to the sub-pixel lumen boundary; ``inf`` elsewhere.
+
+    The boundary is the 0.5 level of the lumen indicator smoothed by a
+    Gaussian of ``sigma_px``, sampled where it crosses the grid lines between
+    4-adjacent pixel centres (linear interpolation).
+    """
+    level = ndimage.gaussian_filter(lumen.astype(np.float64), sigma_px, mode="constant") - 0.5
+    points = []
+    for axis in (0, 1):
+        first, second = (level[:-1], level[1:]) if axis == 0 else (level[:, :-1], level[:, 1:])
+        rows, cols = np.nonzero(first * second < 0)
+        step = first[rows, cols] / (first[rows, cols] - second[rows, cols])
+        points.append(np.stack([rows + step, cols + 0.0] if axis == 0 else [rows + 0.0, cols + step], axis=1))
+    depth = np.full(lumen.shape, np.inf)
+    rows, cols = np.nonzero(near)
+    depth[rows, cols] = cKDTree(np.concatenate(points)).query(np.stack([rows, cols], axis=1).astype(float))[0]
+    return depth
+
+
+def _box_sums(images: np.ndarray, rows: np.ndarray, cols: np.ndarray, half: int) -> np.ndarray:
+    """Sums of each of K images over the (2 half + 1)² box around each (row, col): ``(K, len(rows))``."""
+    k, height, width = images.shape
+    table = np.zeros((k, height + 1, width + 1))
+    table[:, 1:, 1:] = images.cumsum(1).cumsum(2)
+    top, bottom = np.clip(rows - half, 0, height), np.clip(rows + half + 1, 0, height)
+    left, right = np.clip(cols - half, 0, width), np.clip(cols + half + 1, 0, width)
+    return table[:, bottom, right] - table[:, top, right] - table[:, bottom, left] + table[:, top, left]
+
+
+def _wall_fit(principal, in_window, depth, rows, cols, half):
+    """Wall value ``c0`` of the fit ``s = c0 + c1 d`` over the window pixels of each box; NaN if unfittable."""
+    d = np.where(in_window, depth, 0.0)
+    s = np.where(in_window, principal, 0.0)
+    n, sd, sdd, ss, ssd = _box_sums(np.stack([in_window.astype(np.float64), d, d * d, s, s * d]), rows, cols, half)
+    spread = n * sdd - sd * sd
+    ok = (n >= MIN_FIT_PIXELS) & (spread > 1e-9 * np.maximum(n * n, 1.0))
+    slope = np.where(ok, (n * ssd - sd * ss) / np.where(ok, spread, 1.0), np.nan)
+    return np.where(ok, (ss - slope * sd) / np.maximum(n, 1.0), np.nan)
+
+
+def _crop(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The lumen's bounding box grown by ``margin`` pixels, inside the frame."""
+    rows, cols = np.nonzero(mask == Label.LUMEN)
+    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
+            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
 
 
 def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> tuple[float, str]:
@@ -69,7 +155,7 @@ def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> 
     mask : array (H, W) of int
         :class:`~latentmine.labels.Label` codes, with a lumen and material.
     pixel_size_mm : float
-        Side of a pixel.
+        Side of a pixel; it sets the width of the fit along the wall.
 
     Raises
     ------
@@ -77,14 +163,43 @@ def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> 
         For shapes that differ, a bad pixel size, a mask without lumen or
         material, or non-finite stress on the material.
     """
-    principal, mask, material = _check(principal, mask, pixel_size_mm, _where)
-    smooth = nodal_average(principal, material)
+    principal, mask, material, pixel_size_mm = _check(principal, mask, pixel_size_mm, _where)
+    half = fit_half_width_px(pixel_size_mm)
+    window = _crop(mask, half + int(math.ceil(FIT_DEPTH_PX[1])) + 4)
+    principal, mask, material = principal[window], mask[window], material[window]
+    lumen = mask == Label.LUMEN
+    to_lumen = ndimage.distance_transform_edt(~lumen)
+    depth = lumen_depth(lumen, material & (to_lumen <= FIT_DEPTH_PX[1] + 2))
+    wall = material & (to_lumen < 1.5)
+    rows, cols = np.nonzero(wall)
+    values, thin = np.full(len(rows), np.nan), np.zeros(len(rows), bool)
+    for tissue in np.unique(mask[rows, cols]):
+        mine = mask[rows, cols] == tissue
+        layer = ndimage.distance_transform_edt((mask == tissue) | lumen)[rows[mine], cols[mine]]
+        thin[mine] = layer < FIT_DEPTH_PX[1] + 0.5
+        in_window = (mask == tissue) & (depth >= FIT_DEPTH_PX[0]) & (depth <= FIT_DEPTH_PX[1])
+        values[mine] = _wall_fit(principal, in_window, depth, rows[mine], cols[mine], half)
+    thin |= ~np.isfinite(values)
+    fallback = _thin_wall_value(principal, mask, material, rows[thin], cols[thin]) if thin.any() else None
+    if not (~thin).any():
+        return fallback, "thin-wall"
+    best = float(np.max(values[~thin]))
+    if fallback is not None and fallback > best + 1e-9 * abs(best):  # a tie (a uniform map) stays with the fit
+        return fallback, "thin-wall"
+    return best, "wall-fit"
+
+
+def _thin_wall_value(principal, mask, material, rows, cols) -> float:
+    """The thin-wall rule: largest nodal average in the band ``FALLBACK_BAND_STEPS`` near the given wall pixels."""
+    low, high = FALLBACK_BAND_STEPS
+    near = np.zeros(mask.shape, bool)
+    near[rows, cols] = True
+    near = ndimage.binary_dilation(near, np.ones((2 * high + 1, 2 * high + 1), bool)) & material
     steps = ndimage.distance_transform_cdt(mask != Label.LUMEN, metric="taxicab")
-    near = (steps >= BAND_STEPS[0]) & (steps <= BAND_STEPS[1]) & material
-    rule = "band"
-    if not near.any():
-        near, rule = (steps <= BAND_STEPS[1]) & material, "thin-wall"
-    return float(np.max(smooth[near])), rule
+    band = near & (steps >= low) & (steps <= high)
+    if not band.any():
+        band = near & (steps <= high)
+    return float(np.max(nodal_average(principal, material)[band]))
 
 
 def plaque_structural_stress(principal, mask, pixel_size_mm: float) -> float:
