@@ -82,6 +82,9 @@ def test_one_table_per_pullback_reads_as_the_per_frame_files(tmp_path, pullback_
     for frame in folder:
         key = sorted((c.kind, len(c.points)) for c in folder[frame])
         assert key == sorted((c.kind, len(c.points)) for c in table[frame])
+    spaced = tmp_path / "contours.txt"
+    spaced.write_text((tmp_path / "contours.csv").read_text().replace(",", " "))
+    assert [len(c.points) for c in read_contours(spaced)[1]] == [len(c.points) for c in table[1]]
     ds = import_dicom(pullback_file, contours=tmp_path / "contours.csv", invalid="skip")
     again = import_dicom(pullback_file, contours=tmp_path / "contours", invalid="skip")
     assert np.array_equal(ds.masks, again.masks)
@@ -128,6 +131,12 @@ def test_malformed_files_and_frames_beyond_the_pullback(tmp_path, pullback_file)
     (bad / "notes_0000.txt").write_text("1 2\n")
     with pytest.raises(ValueError, match=r"notes_0000\.txt: cannot tell the contour kind"):
         read_contours(bad)
+    (tmp_path / "table.csv").write_text("frame,contour,x,y\n0,lumen,1,2\n0,plaque,1,2\n")
+    with pytest.raises(ValueError, match=r"table\.csv:3: unknown contour 'plaque'"):
+        read_contours(tmp_path / "table.csv")
+    (tmp_path / "table.csv").write_text("frame,contour,x,y\n0,lumen,1\n")
+    with pytest.raises(ValueError, match=r"table\.csv:2: expected 4 values"):
+        read_contours(tmp_path / "table.csv")
 
 
 def test_cli_nifti_with_contours(tmp_path):

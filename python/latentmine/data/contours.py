@@ -12,9 +12,9 @@ Two layouts are read:
   ``x y`` or ``x,y``; blank lines separate several contours of one kind (two
   calcium arcs, say); ``#`` starts a comment; a first line without digits
   is a header. A folder of such files is one pullback.
-* **one table per pullback**: a CSV file whose header names the columns
-  ``frame``, ``contour`` (the kind), ``x``, ``y`` and optionally ``part``
-  (which contour of that kind, default 0).
+* **one table per pullback**: a CSV or TXT file (commas, semicolons, tabs or
+  spaces) whose header names the columns ``frame``, ``contour`` (the kind),
+  ``x``, ``y`` and optionally ``part`` (which contour of that kind, default 0).
 
 Points are in pixels of the native image frame: ``x`` the column, ``y`` the
 row, pixel centres at whole numbers. Each frame's mask is rasterised straight
@@ -32,7 +32,6 @@ cross, and an EEM inside the lumen. The masks then go through
 """
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,29 +212,39 @@ def _orient(p, q, r):
     return (q[..., 0] - p[..., 0]) * (r[..., 1] - p[..., 1]) - (q[..., 1] - p[..., 1]) * (r[..., 0] - p[..., 0])
 
 
+_SEPARATORS = re.compile(r"[,;\s]+")
+
+
 def _is_table(path: Path) -> bool:
     with open(path, encoding="utf-8", errors="replace") as handle:
         header = handle.readline().lower()
-    return "frame" in [word.strip() for word in re.split(r"[,;\t]", header)]
+    return "frame" in _SEPARATORS.split(header.strip())
 
 
 def _read_table(path: Path) -> list:
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    fields = {name.strip().lower(): name for name in (rows[0].keys() if rows else [])}
-    missing = [name for name in ("frame", "contour", "x", "y") if name not in fields]
+    """A per-pullback table; columns separated by commas, semicolons, tabs or spaces."""
+    with open(path, encoding="utf-8") as handle:
+        lines = [(number, _SEPARATORS.split(text.strip())) for number, text in enumerate(handle, start=1)
+                 if text.strip() and not text.lstrip().startswith("#")]
+    column = {name.lower(): index for index, name in enumerate(lines[0][1])}
+    missing = [name for name in ("frame", "contour", "x", "y") if name not in column]
     if missing:
         raise ValueError(f"{path}: a contour table needs the columns frame, contour, x, y (missing {missing})")
     groups = {}
-    for line, row in enumerate(rows, start=2):
-        kind = KINDS.get(row[fields["contour"]].strip().lower())
-        if kind is None:
-            raise ValueError(f"{path}:{line}: unknown contour {row[fields['contour']]!r} (use one of {sorted(KINDS)})")
+    for line, values in lines[1:]:
         try:
-            key = (int(row[fields["frame"]]), kind, row.get(fields.get("part"), "0") or "0")
-            point = (float(row[fields["x"]]), float(row[fields["y"]]))
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}:{line}: frame must be an integer and x, y numbers") from None
+            kind = KINDS.get(values[column["contour"]].lower())
+            if kind is None:
+                raise ValueError(f"{path}:{line}: unknown contour {values[column['contour']]!r} "
+                                 f"(use one of {sorted(KINDS)})")
+            part = values[column["part"]] if "part" in column else "0"
+            key = (int(values[column["frame"]]), kind, part)
+            point = (float(values[column["x"]]), float(values[column["y"]]))
+        except (IndexError, ValueError) as error:
+            if str(error).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}:{line}: expected {len(column)} values with an integer frame and numbers "
+                             f"x, y") from None
         groups.setdefault(key, []).append(point)
     return [Contour(kind, frame, _clean(points), f"{path} (frame {frame}, {kind} {part})")
             for (frame, kind, part), points in groups.items()]
