@@ -127,3 +127,18 @@ def test_cli_label_then_export_and_monai_import(tmp_path, capsys):
     assert "--masks and --contours do not apply" in capsys.readouterr().err
     assert main(["export", str(ds.path), "--nifti", str(tmp_path / "t.nii.gz")]) == 2
     assert "has no stress labels" in capsys.readouterr().err
+
+
+def test_dicom_export_of_a_dataset_not_from_dicom_starts_its_own_study(tmp_path):
+    import pydicom
+
+    frames, masks = pullback(2, 32)
+    write_nifti(tmp_path / "img.nii", np.moveaxis(frames, 0, 2), np.diag([0.05, 0.05, 0.4, 1.0]))
+    write_nifti(tmp_path / "lab.nii", np.moveaxis(user_codes(masks), 0, 2), np.diag([0.05, 0.05, 0.4, 1.0]))
+    ds = import_nifti(tmp_path / "img.nii", tmp_path / "lab.nii", remap=USER_CODES)
+    stress = np.linspace(-5, 200, 2 * 32 * 32, dtype=np.float32).reshape(2, 32, 32)  # compressive values too
+    written = pydicom.dcmread(export_dicom(ds, tmp_path / "s.dcm", stress))
+    assert written.StudyInstanceUID and "SourceImageSequence" not in written
+    np.testing.assert_allclose(pydicom.pixels.apply_rescale(written.pixel_array, written), stress,
+                               atol=float(written.RescaleSlope) / 2 + 1e-5)
+    assert [float(v) for v in written.SliceLocationVector] == pytest.approx([0.0, 0.4])
