@@ -10,9 +10,11 @@ skip with the reason when absent.
 Groups:
 
 * ``fea-label-<size>`` (64, 256, 512; the example plaque of
-  :func:`latentmine.fea.examples.plaque_mask`, about 28k wall pixels at 256).
+  :func:`latentmine.fea.examples.plaque_mask`, about 28k wall pixels at 256),
+  ``test_label[<size>-<contender>]``, the contenders of one size back to back.
   Every contender labels the mask from scratch: assembly, rigid-body modes,
-  solve to rtol 1e-6, stress recovery and PSS.
+  solve to rtol 1e-6, stress recovery and PSS. At 512^2 only latentmine's two
+  paths and PARDISO run (the others take a minute or more per mask).
 
   - ``latentmine``: ``latentmine.fea.solve`` with its default method (the
     multifrontal Cholesky on the nested-dissection numbering + refinement up
@@ -27,7 +29,7 @@ Groups:
     settings (B = the rigid-body modes) as the preconditioner of the same
     projected CG on the same singular system as ``latentmine_amg``.
   - ``skfem-spsolve``: scikit-fem assembly of the same elements (plain Q4),
-    three DOFs pinned, ``scipy.sparse.linalg.spsolve``.
+    three DOFs pinned, ``scipy.sparse.linalg.spsolve`` (its default ordering).
 
   Every contender runs with one BLAS thread (threaded BLAS on the shared
   2-core machine made every solver several times slower), with the same
@@ -196,60 +198,66 @@ def _pyamg_defaults(mask):
     return iterations, residual
 
 
-@pytest.mark.parametrize("size", [64, 256, 512])
-def test_latentmine(benchmark, size):
-    benchmark.group = f"fea-label-{size}"
-    mask = plaque_mask(size)
-    result = _run(benchmark, solve, mask, size=size, pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, rtol=RTOL)
+def _latentmine(mask, method="auto"):
+    result = solve(mask, pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE, rtol=RTOL, method=method)
     assert result.converged.all()
-    _record(benchmark, wall_pixels=int((mask >= 2).sum()), iterations=int(result.iterations[0]),
-            residual=float(result.residual[0]), pss_kpa=float(result.pss[0]))
+    return dict(iterations=int(result.iterations[0]), residual=float(result.residual[0]), pss_kpa=float(result.pss[0]))
 
 
-@pytest.mark.parametrize("size", [64, 256, 512])
-def test_latentmine_amg(benchmark, size):
-    benchmark.group = f"fea-label-{size}"
-    result = _run(benchmark, solve, plaque_mask(size), size=size, pixel_size_mm=PIXEL_MM, pressure_kpa=PRESSURE,
-                  rtol=RTOL, method="amg")
-    _record(benchmark, iterations=int(result.iterations[0]), residual=float(result.residual[0]))
+def _pardiso(ordering):
+    def label(mask):
+        if pypardiso is None:
+            pytest.skip("pypardiso is not installed (pip install '.[bench]')")
+        steps, residual = _label_with(mask, lambda stiffness, shift: _PardisoFactor(
+            PARDISO[ordering], PARDISO_ORDERINGS[ordering], stiffness, shift))
+        return dict(iterations=steps, residual=residual)
+    return label
 
 
-@pytest.mark.parametrize("ordering", sorted(PARDISO_ORDERINGS))
-@pytest.mark.parametrize("size", [64, 256, 512])
-def test_pardiso(benchmark, size, ordering):
-    if pypardiso is None:
-        pytest.skip("pypardiso is not installed (pip install '.[bench]')")
-    benchmark.group = f"fea-label-{size}"
-    benchmark.name = f"test_pardiso[{size}-{ordering}]"
-    factor_of = lambda stiffness, shift: _PardisoFactor(PARDISO[ordering], PARDISO_ORDERINGS[ordering],  # noqa: E731
-                                                        stiffness, shift)
-    steps, residual = _run(benchmark, _label_with, plaque_mask(size), factor_of, size=size)
-    assert residual <= RTOL
-    _record(benchmark, iterations=steps, residual=residual)
-
-
-@pytest.mark.parametrize("size", [64, 256, 512])
-def test_cholmod(benchmark, size):
+def _cholmod(mask):
     if cholespy is None:
         pytest.skip("cholespy is not installed (pip install '.[bench]')")
-    benchmark.group = f"fea-label-{size}"
-    steps, residual = _run(benchmark, _label_with, plaque_mask(size), _CholmodFactor, size=size)
-    assert residual <= RTOL
-    _record(benchmark, iterations=steps, residual=residual)
+    if mask.shape[0] > 256:
+        pytest.skip("over a minute per 512^2 mask on the shared machine; 512^2 ranks latentmine's two paths")
+    steps, residual = _label_with(mask, _CholmodFactor)
+    return dict(iterations=steps, residual=residual)
 
 
-@pytest.mark.parametrize("size", [64, 256])
-def test_skfem_spsolve(benchmark, size):
-    benchmark.group = f"fea-label-{size}"
-    _run(benchmark, _skfem_label, plaque_mask(size), size=size)
-    _record(benchmark)
+def _pyamg(mask):
+    if mask.shape[0] > 256:
+        pytest.skip("about a minute per 512^2 mask on the shared machine; 512^2 ranks latentmine's two paths")
+    iterations, residual = _pyamg_defaults(mask)
+    return dict(iterations=iterations, residual=residual)
 
 
+def _skfem(mask):
+    if mask.shape[0] > 256:
+        pytest.skip("scikit-fem + spsolve takes minutes per 512^2 mask")
+    _skfem_label(mask)
+    return {}
+
+
+#: Every contender of the fea-label groups. The size is the outer loop, so that the contenders of
+#: one size run back to back: on the shared machine the load drifts over a run.
+CONTENDERS = {
+    "latentmine": _latentmine,
+    "latentmine_amg": lambda mask: _latentmine(mask, method="amg"),
+    **{f"pardiso-{ordering}": _pardiso(ordering) for ordering in sorted(PARDISO_ORDERINGS)},
+    "cholmod": _cholmod,
+    "pyamg-defaults": _pyamg,
+    "skfem-spsolve": _skfem,
+}
+
+
+@pytest.mark.parametrize("contender", list(CONTENDERS))
 @pytest.mark.parametrize("size", [64, 256, 512])
-def test_pyamg_defaults(benchmark, size):
+def test_label(benchmark, size, contender):
     benchmark.group = f"fea-label-{size}"
-    iterations, residual = _run(benchmark, _pyamg_defaults, plaque_mask(size), size=size)
-    _record(benchmark, iterations=iterations, residual=residual)
+    mask = plaque_mask(size)
+    info = _run(benchmark, CONTENDERS[contender], mask, size=size)
+    if "residual" in info:
+        assert info["residual"] <= RTOL
+    _record(benchmark, wall_pixels=int((mask >= 2).sum()), **info)
 
 
 def test_latentmine_phantoms(benchmark):
