@@ -165,11 +165,13 @@ def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> 
     """
     principal, mask, material, pixel_size_mm = _check(principal, mask, pixel_size_mm, _where)
     half = fit_half_width_px(pixel_size_mm)
-    window = _crop(mask, half + int(math.ceil(FIT_DEPTH_PX[1])) + 4)
+    # Boxes around the wall pixels (1.5 px from the lumen) and the thin-wall band (3 + 3 px) fit in this margin.
+    window = _crop(mask, max(half + 2, 2 * FALLBACK_BAND_STEPS[1] + 2))
     principal, mask, material = principal[window], mask[window], material[window]
     lumen = mask == Label.LUMEN
     to_lumen = ndimage.distance_transform_edt(~lumen)
-    depth = lumen_depth(lumen, material & (to_lumen <= FIT_DEPTH_PX[1] + 2))
+    # The sub-pixel depth is within a pixel of the distance to the lumen pixel centres: query only those.
+    depth = lumen_depth(lumen, material & (to_lumen >= FIT_DEPTH_PX[0] - 1) & (to_lumen <= FIT_DEPTH_PX[1] + 1.5))
     wall = material & (to_lumen < 1.5)
     rows, cols = np.nonzero(wall)
     values, thin = np.full(len(rows), np.nan), np.zeros(len(rows), bool)
@@ -192,9 +194,13 @@ def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> 
 def _thin_wall_value(principal, mask, material, rows, cols) -> float:
     """The thin-wall rule: largest nodal average in the band ``FALLBACK_BAND_STEPS`` near the given wall pixels."""
     low, high = FALLBACK_BAND_STEPS
+    # Only the neighbourhood of those wall pixels matters (the nodal average reaches one pixel further).
+    top, left = max(rows.min() - 2 * high - 2, 0), max(cols.min() - 2 * high - 2, 0)
+    window = slice(top, rows.max() + 2 * high + 3), slice(left, cols.max() + 2 * high + 3)
+    principal, mask, material, rows, cols = principal[window], mask[window], material[window], rows - top, cols - left
     near = np.zeros(mask.shape, bool)
     near[rows, cols] = True
-    near = ndimage.binary_dilation(near, np.ones((2 * high + 1, 2 * high + 1), bool)) & material
+    near = ndimage.maximum_filter(near, size=2 * high + 1, mode="constant") & material
     steps = ndimage.distance_transform_cdt(mask != Label.LUMEN, metric="taxicab")
     band = near & (steps >= low) & (steps <= high)
     if not band.any():
