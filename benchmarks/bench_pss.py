@@ -25,7 +25,7 @@ from latentmine.fea import plaque_structural_stress, solve
 from latentmine.fea.examples import plaque_mask
 
 PIXEL_MM = 0.031
-ROUNDS = 5
+ROUNDS = 9
 
 
 @pytest.fixture(scope="module")
