@@ -27,7 +27,15 @@ class LoopConfig:
 
     Latent step (``gradient``, ``gradient-nn``): ``step_size`` eta, ``steps``,
     ``trust_radius`` (``||z' - z||`` bound), ``max_norm`` (``||z'||`` bound),
-    ``noise_std``, ``label_target`` ("seed" or "decoded").
+    ``noise_std``, ``label_target`` ("seed" or "decoded"); ``hardness`` the
+    score the step ascends ("loss", or label-free "ensemble" / "mc-dropout"),
+    ``seed_selection`` ("uniform" or "hardness": the hardest seeds first),
+    ``reencode`` (``z <- mu_E(G(z))`` after every step, each step projected
+    into ``trust_radius``), ``diversity`` ("none", "latent", "target": greedy
+    k-centre keeps ``per_round`` of ``oversample`` times as many stepped
+    seeds). ``render`` ("none", "bmode", "speckle"): the image of a decoded
+    sample (``gradient``, ``latent-random``); "bmode" needs a generator with a
+    renderer (:class:`~latentmine.models.RenderedGenerator`).
     ``uncertainty``: ``mc_samples`` dropout passes over at most ``candidates``
     pool samples, or the round's ensemble (``uncertainty_estimator="ensemble"``).
     ``ensemble``: ``ensemble_members`` F's trained ``ensemble_steps`` steps
@@ -69,6 +77,12 @@ class LoopConfig:
     noise_std: float = 0.0
     resample_noise: float = 0.25
     label_target: str = "seed"
+    hardness: str = "loss"
+    seed_selection: str = "uniform"
+    reencode: bool = False
+    diversity: str = "none"
+    oversample: int = 4
+    render: str = "none"
     mc_samples: int = 8
     candidates: int | None = 512
     uncertainty_estimator: str = "mc-dropout"
@@ -88,10 +102,15 @@ class LoopConfig:
         from ..sampling import available_strategies
         from ..sampling.coreset import COVERAGE_FEATURES
         from ..sampling.ensemble import ENSEMBLE_SCORES
+        from ..sampling.gradient import DIVERSITY
+        from ..sampling.hardness import HARDNESS, SEED_SELECTIONS
+        from ..sampling.realism import RENDERS
 
         names = available_strategies()
         for key, choices in (("uncertainty_estimator", ("mc-dropout", "ensemble")),
-                             ("ensemble_score", ENSEMBLE_SCORES), ("coreset_features", COVERAGE_FEATURES)):
+                             ("ensemble_score", ENSEMBLE_SCORES), ("coreset_features", COVERAGE_FEATURES),
+                ("hardness", HARDNESS), ("seed_selection", SEED_SELECTIONS), ("diversity", DIVERSITY),
+                ("render", RENDERS)):
             if getattr(self, key) not in choices:
                 raise ValueError(f"LoopConfig.{key} must be one of {choices}, got {getattr(self, key)!r}")
         for key in ("strategy", "initial_strategy"):
@@ -105,7 +124,7 @@ class LoopConfig:
         for key in ("rounds", "initial", "epochs", "min_wall_px"):
             _at_least(self, key, 0)
         for key in ("per_round", "batch_size", "steps", "mc_samples", "max_attempts", "label_chunk", "width",
-                    "levels", "ensemble_steps", "sketch_dim", "typiclust_neighbours"):
+                    "levels", "ensemble_steps", "sketch_dim", "typiclust_neighbours", "oversample"):
             _at_least(self, key, 1)
         _at_least(self, "ensemble_members", 2)
         for key in ("lr", "label_scale", "step_size"):
@@ -120,6 +139,10 @@ class LoopConfig:
                 raise ValueError(f"LoopConfig.{key} must be > 0 or None, got {value!r}")
         if not (self.device in ("cpu", "auto") or self.device.split(":")[0] == "cuda"):
             raise ValueError(f"LoopConfig.device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
+        if not isinstance(self.reencode, bool):
+            raise ValueError(f"LoopConfig.reencode must be true or false, got {self.reencode!r}")
+        if self.hardness == "mc-dropout" and not self.dropout > 0:
+            raise ValueError("LoopConfig.hardness='mc-dropout' needs LoopConfig.dropout > 0 (F has no dropout)")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"LoopConfig.dropout must be in [0, 1), got {self.dropout!r}")
 

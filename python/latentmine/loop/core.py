@@ -15,6 +15,7 @@ from ..models.losses import WeightedMSE
 from ..models.target import StressUNet
 from ..models.training import fit_target
 from ..sampling import Context, Proposals, get_strategy
+from ..sampling.realism import check_renderer
 from ..units import DEFAULT_PIXEL_SIZE_MM
 from . import acquired
 from .config import LoopConfig
@@ -55,6 +56,7 @@ class SuggestiveLoop:
         self.generator = generator
         if isinstance(generator, torch.nn.Module):
             generator.to(self.device).eval().requires_grad_(False)  # gradients flow to z only
+        check_renderer(generator, self.config.render)  # render="bmode" without a renderer: refuse, never fall back
         self.labeller = labeller
         self.pool = as_samples(pool, "pool")
         self.test = as_samples(test, "test")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .config import LoopConfig
 from .core import SuggestiveLoop
+from .rendering import with_cohort_renderer
 from .samples import as_samples
 
 #: Labeller names the CLI accepts besides ``MODULE:FACTORY``.
@@ -44,7 +45,8 @@ def create_run(run_dir, *, pool, test, vae, config: LoopConfig, labeller: str = 
     sources = {"pool": str(Path(pool).resolve()), "test": str(Path(test).resolve()),
                "vae": str(Path(vae).resolve()), "labeller": labeller}
     pixel = pool_samples.pixel_size_mm
-    return SuggestiveLoop(load_vae(vae), make_labeller(labeller, pixel), pool=pool_samples, test=test_samples,
+    generator = with_cohort_renderer(load_vae(vae), config.render, config.seed)
+    return SuggestiveLoop(generator, make_labeller(labeller, pixel), pool=pool_samples, test=test_samples,
                           config=config, run_dir=run_dir, sources=sources, plots=plots)
 
 

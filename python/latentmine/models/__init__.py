@@ -8,12 +8,13 @@
 """
 from .losses import LOSS_BAND_PX, WeightedMSE, loss_weighting_band
 from .protocols import Generator, TargetLoss
+from .rendered import RenderedGenerator
 from .target import INPUT_MODES, STRESS_SCALE_KPA, StressUNet, compose_input, onehot
 from .training import fit_target, load_vae, predict, save_vae, target_input, train_vae
 from .vae import VAE, decode_pairs
 
 __all__ = [
-    "Generator", "TargetLoss", "VAE", "StressUNet", "WeightedMSE", "STRESS_SCALE_KPA", "INPUT_MODES",
+    "Generator", "TargetLoss", "RenderedGenerator", "VAE", "StressUNet", "WeightedMSE", "STRESS_SCALE_KPA", "INPUT_MODES",
     "LOSS_BAND_PX", "train_vae", "load_vae", "save_vae", "fit_target", "predict", "target_input",
     "compose_input", "onehot", "decode_pairs", "loss_weighting_band",
 ]

@@ -51,7 +51,8 @@ class BModeRenderer:
     images ``(N, H, W)`` in [0, 1]. The field of view is ``params.fov_mm``
     whatever the frame size, as for :func:`latentmine.phantoms.generate`.
     Calls draw fresh speckle from one seeded stream, so a renderer made with
-    the same seed renders the same sequence of calls identically.
+    the same seed renders the same sequence of calls identically; a call
+    given its own ``rng`` draws from that instead (and leaves the stream).
 
     Parameters
     ----------
@@ -66,7 +67,7 @@ class BModeRenderer:
         self.params = PhantomParams.from_kwargs(**params)
         self.rng = np.random.default_rng([int(seed), 0x7E4D])
 
-    def __call__(self, masks) -> np.ndarray:
+    def __call__(self, masks, rng: np.random.Generator | None = None) -> np.ndarray:
         masks = np.asarray(masks)
         if masks.ndim == 2:
             masks = masks[None]
@@ -77,5 +78,5 @@ class BModeRenderer:
                              f"got {masks.min()}..{masks.max()}")
         masks = masks.astype(np.uint8, copy=False)
         depth = depth_outside_eem_mm(masks, self.params.pixel_size_mm(masks.shape[-1]))
-        images, _ = render(masks, depth, self.rng, self.params)
+        images, _ = render(masks, depth, self.rng if rng is None else rng, self.params)
         return images

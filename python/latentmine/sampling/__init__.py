@@ -19,7 +19,9 @@ Add your own with :func:`register_strategy`.
 """
 from .base import (SYNTHETIC, Context, Proposals, Strategy, available_strategies, get_strategy,
                    register_strategy)
-from .gradient import GradientInterpolation, GradientNearestNeighbour, ascend, latent_gradient, seed_loss
+from .gradient import GradientInterpolation, GradientNearestNeighbour, ascend, latent_gradient
+from .hardness import choose_seeds, hardness, seed_loss
+from .realism import rayleigh_speckle, realistic_images
 from .coreset import CoreSet, k_centre
 from .ensemble import EnsembleDisagreement, disagreement, round_ensemble
 from .lcmd import LargestClusterMaxDistance, largest_cluster_max_distance
@@ -32,5 +34,5 @@ __all__ = [
     "RandomPool", "LatentRandom", "GradientInterpolation", "GradientNearestNeighbour", "MCDropoutUncertainty",
     "EnsembleDisagreement", "CoreSet", "LargestClusterMaxDistance", "TypiClust",
     "k_centre", "largest_cluster_max_distance", "typical_picks", "disagreement", "round_ensemble",
-    "ascend", "latent_gradient", "seed_loss",
+    "ascend", "latent_gradient", "seed_loss", "hardness", "choose_seeds", "rayleigh_speckle", "realistic_images",
 ]

@@ -6,6 +6,7 @@ import torch
 
 from ..models.vae import decode_pairs
 from .base import Context, Proposals, register_strategy, torch_generator
+from .realism import realistic_images
 
 
 def latent_dim(generator) -> int:
@@ -26,14 +27,15 @@ class RandomPool:
 
 @register_strategy("latent-random")
 class LatentRandom:
-    """Decode ``k`` latent points drawn from the prior N(0, I) (the method's first round)."""
+    """Decode ``k`` prior samples ``z ~ N(0, I)`` (the method's first round); images by ``options.render``."""
 
     name = "latent-random"
 
     def propose(self, ctx: Context, k: int, rng: np.random.Generator) -> Proposals:
         z = torch.randn(k, latent_dim(ctx.generator), generator=torch_generator(rng))  # on the CPU: device-independent
-        images, masks = decode_pairs(ctx.generator, z)
-        return Proposals.make(images.numpy(), masks.numpy(), latent_dim=latent_dim(ctx.generator), z_new=z.numpy())
+        images, masks = (part.numpy() for part in decode_pairs(ctx.generator, z))
+        return Proposals.make(realistic_images(ctx, images, masks, rng), masks, latent_dim=latent_dim(ctx.generator),
+                              z_new=z.numpy())
 
 
 def real_samples(ctx: Context, index, **provenance) -> Proposals:

@@ -166,6 +166,7 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     """Acquire with ``strategy`` in repeat ``repeat``, then score F at every size of the schedule."""
     from ..fea import Labeller
     from ..loop import Samples, SuggestiveLoop
+    from ..loop.rendering import with_cohort_renderer
     from ..models import load_vae
     from ..models.training import VAE_CHECKPOINT
 
@@ -185,7 +186,9 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     began = perf_counter()
     labeller = PoolLabels(Labeller(float(data["pixel_size_mm"])), data["pool_masks"],
                           data["pool_labels"], data["pool_label_seconds"])
-    loop = SuggestiveLoop(load_vae(cohort_dir(out, cohort) / "vae" / VAE_CHECKPOINT), labeller,
+    generator = with_cohort_renderer(load_vae(cohort_dir(out, cohort) / "vae" / VAE_CHECKPOINT), settings.render,
+                                     settings.seed)
+    loop = SuggestiveLoop(generator, labeller,
                           pool=splits["pool"],
                           test=splits["validation"], config=settings, run_dir=run_dir, plots=False)
     rows = loop.run(progress=False)
