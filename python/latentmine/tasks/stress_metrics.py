@@ -20,6 +20,10 @@ The study reports (:func:`stress_metrics`):
 * ``pss_abs_err_kpa``: mean absolute error of the plaque structural stress
   (Teng et al., Circ Cardiovasc Imaging 2014) per sample, by the labelling
   tool's own :func:`latentmine.fea.plaque_structural_stress` on both maps.
+* ``top_pss_abs_err_kpa``, ``top_mse_kpa2``: the PSS error and the pixel MSE
+  on the high-risk subset, the top decile of the test samples by their
+  labelled PSS (:func:`top_decile`): the cases a screening model must get
+  right, and where random selection sees few training examples.
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ STRESS_METRIC_INFO = {
     "rel_l2": ("relative L2 error", True),
     "accuracy": ("accuracy (error < 10% of peak)", False),
     "pss_abs_err_kpa": ("peak-stress abs. error (kPa)", True),
+    "top_pss_abs_err_kpa": ("top-decile-PSS cases: PSS abs. error (kPa)", True),
+    "top_mse_kpa2": ("top-decile-PSS cases: MSE (kPa²)", True),
     "mse": ("test MSE (kPa²)", True),
     "mae": ("test MAE (kPa)", True),
     "pss_error": ("PSS error (kPa)", True),
@@ -63,6 +69,15 @@ def stress_metrics_of(pred, samples) -> dict:
     return stress_metrics(pred, samples.labels, samples.masks, pixel_size_mm=_pixel_size(samples))
 
 
+def top_decile(values) -> np.ndarray:
+    """Rows of the ``ceil(n / 10)`` largest ``values`` (at least one; ties to the lower row), ascending."""
+    values = np.asarray(values)
+    if values.ndim != 1 or not len(values):
+        raise ValueError(f"top_decile needs a non-empty 1-D array, got shape {values.shape}")
+    count = -(-len(values) // 10)
+    return np.sort(np.argsort(-values, kind="stable")[:count])
+
+
 def stress_metrics(pred, labels, masks, *, pixel_size_mm: float, tolerance: float = ACCURACY_TOLERANCE) -> dict:
     """The study's five accuracy metrics of ``pred`` against ``labels`` (see the module docstring)."""
     pred = np.asarray(pred, np.float64)
@@ -80,7 +95,10 @@ def stress_metrics(pred, labels, masks, *, pixel_size_mm: float, tolerance: floa
     within = np.abs(error) < tolerance * peak[:, None, None]
     pss_pred = plaque_structural_stress_batch(pred, masks, pixel_size_mm)
     pss_true = plaque_structural_stress_batch(labels, masks, pixel_size_mm)
+    top = top_decile(pss_true)
     return {"mse_kpa2": float(np.mean(error ** 2)), "mae_kpa": float(np.mean(np.abs(error))),
             "rel_l2": float(np.mean(rel_l2)),
             "accuracy": float(within[material].mean()) if material.any() else float("nan"),
-            "pss_abs_err_kpa": float(np.mean(np.abs(pss_pred - pss_true)))}
+            "pss_abs_err_kpa": float(np.mean(np.abs(pss_pred - pss_true))),
+            "top_pss_abs_err_kpa": float(np.mean(np.abs(pss_pred - pss_true)[top])),
+            "top_mse_kpa2": float(np.mean(error[top] ** 2))}
