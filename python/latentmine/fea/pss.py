@@ -63,6 +63,8 @@ MIN_FIT_PIXELS = 6
 FALLBACK_BAND_STEPS = (2, 3)
 #: The rules a sample's PSS can take (see the module docstring).
 RULES = ("wall-fit", "thin-wall")
+# Material flags of uint8 codes, faster than np.isin on the masks the tool passes.
+_TISSUE_LOOKUP = np.isin(np.arange(256), [int(t) for t in TISSUES])
 # Node averaging then pixel averaging is a separable [1 2 1] / 4 kernel.
 _SMOOTHING = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0])
 
@@ -76,7 +78,7 @@ def _check(principal, mask, pixel_size_mm, where=""):
     size = float(pixel_size_mm)
     if not (math.isfinite(size) and size > 0):
         raise ValueError(f"pixel_size_mm must be a positive finite number, got {pixel_size_mm}")
-    material = np.isin(mask, [int(t) for t in TISSUES])
+    material = _TISSUE_LOOKUP[mask] if mask.dtype == np.uint8 else np.isin(mask, [int(t) for t in TISSUES])
     if not (mask == Label.LUMEN).any() or not material.any():
         raise ValueError(f"mask{where} needs a lumen and material for a plaque structural stress")
     if not np.isfinite(principal[material]).all():
@@ -103,12 +105,15 @@ def lumen_depth(lumen: np.ndarray, near: np.ndarray, sigma_px: float = BOUNDARY_
     Gaussian of ``sigma_px``, sampled where it crosses the grid lines between
     4-adjacent pixel centres (linear interpolation).
     """
-    level = ndimage.gaussian_filter(lumen.astype(np.float64), sigma_px, mode="constant") - 0.5
+    # The smoothed indicator crosses 0.5 only within the Gaussian's reach (4 sigma) of the lumen.
+    (top, bottom), (left, right) = _lumen_box(lumen, int(math.ceil(4 * sigma_px)) + 1)
+    level = ndimage.gaussian_filter(lumen[top:bottom, left:right].astype(np.float64), sigma_px, mode="constant") - 0.5
     points = []
     for axis in (0, 1):
         first, second = (level[:-1], level[1:]) if axis == 0 else (level[:, :-1], level[:, 1:])
         rows, cols = np.nonzero(first * second < 0)
         step = first[rows, cols] / (first[rows, cols] - second[rows, cols])
+        rows, cols = rows + top, cols + left
         points.append(np.stack([rows + step, cols + 0.0] if axis == 0 else [rows + 0.0, cols + step], axis=1))
     depth = np.full(lumen.shape, np.inf)
     rows, cols = np.nonzero(near)
@@ -137,11 +142,11 @@ def _wall_fit(principal, in_window, depth, rows, cols, half):
     return np.where(ok, (ss - slope * sd) / np.maximum(n, 1.0), np.nan)
 
 
-def _crop(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """The lumen's bounding box grown by ``margin`` pixels, inside the frame."""
-    rows, cols = np.nonzero(mask == Label.LUMEN)
-    return (slice(max(rows.min() - margin, 0), rows.max() + margin + 1),
-            slice(max(cols.min() - margin, 0), cols.max() + margin + 1))
+def _lumen_box(lumen: np.ndarray, margin: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` of the lumen's bounding box grown by ``margin``, inside the frame."""
+    rows, cols = np.flatnonzero(lumen.any(axis=1)), np.flatnonzero(lumen.any(axis=0))
+    return ((max(rows[0] - margin, 0), min(rows[-1] + margin + 1, lumen.shape[0])),
+            (max(cols[0] - margin, 0), min(cols[-1] + margin + 1, lumen.shape[1])))
 
 
 def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> tuple[float, str]:
@@ -166,7 +171,8 @@ def pss_and_rule(principal, mask, pixel_size_mm: float, *, _where: str = "") -> 
     principal, mask, material, pixel_size_mm = _check(principal, mask, pixel_size_mm, _where)
     half = fit_half_width_px(pixel_size_mm)
     # Boxes around the wall pixels (1.5 px from the lumen) and the thin-wall band (3 + 3 px) fit in this margin.
-    window = _crop(mask, max(half + 2, 2 * FALLBACK_BAND_STEPS[1] + 2))
+    margin = max(half + 2, 2 * FALLBACK_BAND_STEPS[1] + 2)
+    window = tuple(slice(*ends) for ends in _lumen_box(mask == Label.LUMEN, margin))
     principal, mask, material = principal[window], mask[window], material[window]
     lumen = mask == Label.LUMEN
     to_lumen = ndimage.distance_transform_edt(~lumen)
