@@ -150,3 +150,38 @@ def test_cli_flags():
         with executor_from_args(args):
             pass
     assert math.isclose(parser.parse_args([]).workers or 0, 0)
+
+
+FAULTS_OF_REALLOCATION = """
+import resource, sys
+import numpy as np
+from latentmine.parallel.allocator import reuse_freed_memory
+
+def faults_of_reallocating(mib=1, times=50):
+    np.ones(mib << 17).sum()  # float64: mib MiB
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(times):
+        np.ones(mib << 17).sum()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+fixed = faults_of_reallocating()
+applied = reuse_freed_memory()
+print(fixed, applied, faults_of_reallocating(), reuse_freed_memory())
+"""
+
+
+@pytest.mark.parametrize("environment", [{"MALLOC_TRIM_THRESHOLD_": "65536"}, {}])
+def test_freed_memory_is_reused_in_a_process_started_with_a_small_trim_threshold(environment):
+    """With Dask's nanny setting, every 1 MiB array is a fresh mmap (256 page faults); afterwards none is."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", FAULTS_OF_REALLOCATION], env={**env, **environment},
+                          capture_output=True, text=True, check=True)
+    fixed, applied, reused, again = done.stdout.split()
+    pages = 50 * (1 << 20) // os.sysconf("SC_PAGE_SIZE")
+    if environment:
+        assert int(fixed) >= 0.9 * pages  # each allocation faulted every page in
+        assert (applied, again) == ("True", "True") and int(reused) < 0.05 * pages
+    else:  # glibc's dynamic threshold already reuses the block; nothing is changed
+        assert applied == "False" and int(fixed) < 0.05 * pages and int(reused) < 0.05 * pages

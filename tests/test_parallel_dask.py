@@ -12,7 +12,8 @@ from latentmine.backend import core
 from latentmine.fea import Labeller
 from latentmine.parallel import (add_executor_arguments, executor_from_args, label_many, threads_per_task,
                                  usable_cpus)
-from latentmine.parallel.dask_executor import DaskExecutor, connect
+from latentmine.parallel.dask_executor import DaskExecutor, _end_worker_process, connect
+from latentmine.parallel.labelling import label_chunk
 from latentmine.parallel.threads import cap_for_host
 from latentmine.storage import atomic_write_json
 from latentmine.study import SerialExecutor, preset, run_study
@@ -89,6 +90,32 @@ def test_worker_threads_are_capped_by_the_tasks_on_their_host(cluster):
     assert slots == {"127.0.0.1": 2}
     assert cluster.submit(probe_threads, slots).result() == threads_per_task(2)
     assert cluster.submit(probe_threads, {"127.0.0.1": 1}).result() == usable_cpus()
+
+
+def allocator_and_tick():
+    import dask
+    from latentmine.parallel import allocator
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), allocator._applied, dask.config.get("distributed.admin.tick.interval")
+
+
+def test_labelling_workers_reuse_freed_memory_and_tick_slowly(cluster):
+    """The nanny starts workers with a 64 KiB trim threshold; a labelling chunk undoes it (docs/scale-out.md).
+
+    The cluster's settings survive a worker that its nanny restarts.
+    """
+    restarted = list(cluster.client.scheduler_info(n_workers=-1)["workers"])[0]
+    cluster.client.run(_end_worker_process, workers=[restarted], wait=False)
+    deadline = time.monotonic() + 60
+    while restarted in cluster.client.scheduler_info(n_workers=-1)["workers"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    cluster.client.wait_for_workers(2, timeout=60)
+    workers = list(cluster.client.scheduler_info(n_workers=-1)["workers"])
+    assert restarted not in workers
+    chunks = [cluster.client.submit(label_chunk, ToyLabeller(), toy_masks(2), cluster.slots_by_host(), 1, os.getpid(),
+                                    workers=[address], pure=False) for address in workers]
+    cluster.client.gather(chunks)
+    states = cluster.client.run(allocator_and_tick, workers=workers)
+    assert sorted(states.values()) == [("65536", True, "500ms")] * 2
 
 
 def where_prepare(config, cohort, out):

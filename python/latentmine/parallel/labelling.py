@@ -32,6 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, wait
 
 import numpy as np
 
+from .allocator import reuse_freed_memory
 from .executors import LocalProcessPool, slots_by_host
 from .journal import LabelJournal
 from .threads import cap_for_host, current_host, usable_cpus
@@ -157,12 +158,15 @@ def _checked_masks(masks) -> np.ndarray:
 def label_chunk(labeller, masks, slots_by_host_, attempt, caller_pid=None):
     """Worker side: label one chunk, with threads capped in worker processes.
 
-    Threads are left alone in the caller's own process (a thread pool), whose
-    settings are the caller's.  ``attempt`` makes every submission distinct,
+    Threads and the allocator are left alone in the caller's own process (a
+    thread pool), whose settings are the caller's; a worker started with fixed
+    malloc thresholds (a Dask nanny's) gets glibc's usual ones back
+    (:func:`~latentmine.parallel.allocator.reuse_freed_memory`).  ``attempt`` makes every submission distinct,
     so executors that cache by arguments never replay a failed result.
     """
     if os.getpid() != caller_pid:
         cap_for_host(slots_by_host_)
+        reuse_freed_memory()
     start = time.perf_counter()
     stress = np.asarray(labeller(masks), dtype=np.float32)
     elapsed = time.perf_counter() - start
