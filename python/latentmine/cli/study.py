@@ -26,6 +26,8 @@ def register(subparsers):
     parser.add_argument("--serial", action="store_true",
                         help="run cells one after another in this process instead of on workers")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="check the settings and list the cells, then stop: nothing is run or written")
     add_executor_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -63,6 +65,11 @@ def run(args) -> int:
     from ..study import SerialExecutor, run_study_outputs
 
     config = study_config(args)
+    if args.dry_run:
+        print(f"study {config.name}: {len(config.cells())} cells ({', '.join(config.strategies)} x "
+              f"{config.repeats} repeats), sizes {', '.join(map(str, config.sizes))}, "
+              f"{config.image_size}x{config.image_size} frames; dry run: nothing run or written")
+        return 0
     options = dict(progress=not args.no_progress, command=command_line(args))
     if args.serial:
         summary = run_study_outputs(config, args.out, executor=SerialExecutor(), **options)
