@@ -31,3 +31,16 @@ def test_high_risk_metrics_see_only_the_top_pss_cases():
     assert metrics["top_pss_abs_err_kpa"] == pytest.approx(0.2 * pss[[9, 10]].mean(), rel=1e-5)
     assert metrics["top_mse_kpa2"] == pytest.approx(np.mean((0.2 * labels[[9, 10]]) ** 2), rel=1e-5)
     assert metrics["pss_abs_err_kpa"] == pytest.approx((2.0 * pss[0] + 0.2 * pss[[9, 10]].sum()) / 11, rel=1e-5)
+
+
+def test_the_hard_case_task_is_the_stress_task_on_the_hard_case_cohort():
+    from latentmine.phantoms import generate_hard_case, high_risk_flags
+    from latentmine.tasks import get_task
+
+    plain, hard = get_task("ivus-stress"), get_task("ivus-stress-hard-case")
+    assert hard.name == "ivus-stress-hard-case" and hard.headline == plain.headline
+    assert hard.metric_info == plain.metric_info and hard.make_target is plain.make_target
+    cohort = hard.generate(25, 64, 3)
+    expected = generate_hard_case(25, size=64, seed=3)
+    np.testing.assert_array_equal(cohort.masks, expected.masks)
+    assert high_risk_flags(cohort).sum() == 2   # round(8% of 25)

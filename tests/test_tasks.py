@@ -51,7 +51,7 @@ def test_the_labeller_is_called_as_the_task_says_and_checked():
 
 def test_unknown_task_names_list_the_known_ones():
     with pytest.raises(ValueError, match="unknown task 'stres'; known tasks: classification, ivus-stress, "
-                                         "segmentation"):
+                                         "ivus-stress-hard-case, segmentation"):
         tasks.get_task("stres")
     assert tasks.load_task("latentmine.tasks:segmentation").name == "segmentation"
     with pytest.raises(ValueError, match="could not be loaded"):

@@ -2,11 +2,12 @@
 
 Built-in tasks, by name:
 
-==================  ==========================================================
-``ivus-stress``     IVUS frame -> finite-element stress map (the default)
-``segmentation``    noisy shapes -> class-code map, ground-truth oracle, Dice
-``classification``  images of 1-3 discs -> count class, counting tool, accuracy
-==================  ==========================================================
+=========================  ==========================================================
+``ivus-stress``            IVUS frame -> finite-element stress map (the default)
+``ivus-stress-hard-case``  the same on the hard-case cohort (rare thin-cap plaques)
+``segmentation``           noisy shapes -> class-code map, ground-truth oracle, Dice
+``classification``         images of 1-3 discs -> count class, counting tool, accuracy
+=========================  ==========================================================
 
 A user's own task is a :class:`Task` (``load_task("MODULE:FACTORY")`` or
 ``register_task``); see ``docs/loop.md``.

@@ -9,8 +9,15 @@ is the finite-element tool's mask rules (:mod:`latentmine.tasks.ivus_gate`).
 The loop reports MSE, MAE and the plaque-structural-stress (PSS) error; the
 study reports :func:`latentmine.tasks.stress_metrics.stress_metrics`, headline
 the test MSE in kPa².
+
+``ivus-stress-hard-case`` is the same task on the hard-case cohort
+(:func:`latentmine.phantoms.generate_hard_case`): 8% rare high-risk thin-cap
+plaques among stable ones, where random selection sees few of the cases that
+carry the highest plaque structural stress.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from ..labels import NUM_LABELS
 from ..models.losses import WeightedMSE
@@ -21,6 +28,7 @@ from .ivus_gate import gate
 from .stress_metrics import STRESS_METRIC_INFO, loop_stress_metrics, stress_metrics_of
 
 NAME = "ivus-stress"
+HARD_CASE = "ivus-stress-hard-case"
 
 
 def stress_target(config):
@@ -58,3 +66,16 @@ def ivus_stress() -> Task:
                 study_strategies=("random", "gradient"), panels=("mse_kpa2", "accuracy"),
                 loop_panels=("mae", "pss_error"), label_title="stress (kPa)", label_cmap="magma",
                 about="IVUS frame -> finite-element stress map (kPa)")
+
+
+def _hard_case_phantoms(n: int, size: int, seed: int):
+    from ..phantoms import generate_hard_case
+
+    return generate_hard_case(n, size=size, seed=seed)
+
+
+@register_task(HARD_CASE)
+def ivus_stress_hard_case() -> Task:
+    """The IVUS stress task on the hard-case cohort (see the module docstring)."""
+    return replace(ivus_stress(), name=HARD_CASE, generate=_hard_case_phantoms,
+                   about="IVUS frame -> finite-element stress map (kPa), hard-case cohort (8% thin-cap plaques)")
