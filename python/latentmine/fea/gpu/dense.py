@@ -97,7 +97,7 @@ def largest_tridiagonal_eigenvalue(diagonal, off_diagonal):
     return xp.asarray(largest)
 
 
-def semidefinite_inverse(blocks, scale=None, *, drop=1e-7, negative=1e-6, noise=1e-11):
+def semidefinite_inverse(blocks, scale=None, *, drop=1e-7, negative=1e-6, noise=1e-9):
     """Moore-Penrose inverse of every symmetric positive semi-definite block of a batch.
 
     The coarsest AMG level of a traction-only system is singular (rigid motions,
@@ -132,10 +132,14 @@ def semidefinite_inverse(blocks, scale=None, *, drop=1e-7, negative=1e-6, noise=
         On the 32^2 test plaques the rounding pivots were at most 2e-10 of their
         diagonal and the genuine ones at least 3e-2.
     negative : float
-        A pivot below ``-negative`` times its column's diagonal means the block is
-        not semi-definite: an error, not rounding.
+        A pivot below ``-negative * scale`` means the block is not semi-definite:
+        an error, not rounding.
     noise : float
         Pivots within ``noise * scale`` of zero are rounding, whatever their column.
+        On a geometric-multigrid coarsest level with ersatz voids (E_min = 1e-6,
+        ``benchmarks/prototype_gmg.py``) rounding reached 3e-11 of the scale, below
+        columns whose diagonal is 1e-7 of it; genuine pivots of the aggregation
+        hierarchy are far above.
 
     Raises
     ------
@@ -144,15 +148,15 @@ def semidefinite_inverse(blocks, scale=None, *, drop=1e-7, negative=1e-6, noise=
     """
     xp = array_module(blocks)
     own = xp.max(xp.abs(xp.diagonal(blocks, axis1=1, axis2=2)), axis=1)
-    floor = noise * (own if scale is None else xp.maximum(xp.asarray(scale), own))
-    L, kept, bad = _semidefinite_cholesky(blocks, floor, drop, negative)
+    scale = own if scale is None else xp.maximum(xp.asarray(scale), own)
+    L, kept, bad = _semidefinite_cholesky(blocks, noise * scale, drop, negative * scale)
     _raise_on_bad(bad, "the Cholesky factorisation of the coarsest level")
     pseudo_L = _lower_pseudo_inverse(L, kept)
     G = xp.swapaxes(pseudo_L, 1, 2) @ pseudo_L
     V = _null_basis(L, kept)
     gram = xp.swapaxes(V, 1, 2) @ V  # zero rows and columns where a pivot was kept
-    gram_floor = noise * xp.max(xp.diagonal(gram, axis1=1, axis2=2), axis=1)
-    gram_L, gram_kept, gram_bad = _semidefinite_cholesky(gram, gram_floor, drop, negative)
+    gram_scale = xp.max(xp.diagonal(gram, axis1=1, axis2=2), axis=1)
+    gram_L, gram_kept, gram_bad = _semidefinite_cholesky(gram, noise * gram_scale, drop, negative * gram_scale)
     _raise_on_bad(gram_bad | (gram_kept == kept).any(axis=1), "the null-space basis of the coarsest level")
     gram_pseudo_L = _lower_pseudo_inverse(gram_L, gram_kept)
     W = V @ xp.swapaxes(gram_pseudo_L, 1, 2)  # orthonormal basis of the null space
@@ -163,7 +167,8 @@ def semidefinite_inverse(blocks, scale=None, *, drop=1e-7, negative=1e-6, noise=
 def _semidefinite_cholesky(blocks, floor, drop, negative):
     """Left-looking Cholesky that drops vanishing pivots: ``(L, kept (k, m), bad (k,))``.
 
-    ``floor`` (k,): pivots within it of zero are rounding.
+    ``floor`` (k,): pivots within it of zero are rounding; ``negative`` (k,): a pivot
+    below ``-negative`` is an error.
     """
     xp = array_module(blocks)
     k, m, _ = blocks.shape
@@ -176,7 +181,7 @@ def _semidefinite_cholesky(blocks, floor, drop, negative):
         if j:  # no empty products: zero inner dimensions are an edge case of batched GEMM libraries
             column = column - (L[:, j:, :j] @ L[:, j, :j, None])[:, :, 0]
         pivot, reference = column[:, 0], xp.abs(diagonal[:, j])
-        bad |= ~xp.isfinite(pivot) | (pivot < -xp.maximum(negative * reference, floor))
+        bad |= ~xp.isfinite(pivot) | (pivot < -negative)
         kept[:, j] = (pivot > drop * reference) & (pivot > floor)
         root = xp.sqrt(xp.where(kept[:, j], pivot, 1.0))
         L[:, j:, j] = xp.where(kept[:, j, None], column / root[:, None], 0.0)
