@@ -172,7 +172,7 @@ print(fixed, applied, faults_of_reallocating(), reuse_freed_memory())
 
 @pytest.mark.parametrize("environment", [{"MALLOC_TRIM_THRESHOLD_": "65536"}, {}])
 def test_freed_memory_is_reused_in_a_process_started_with_a_small_trim_threshold(environment):
-    """With Dask's nanny setting, every 1 MiB array is a fresh mmap (256 page faults); afterwards none is."""
+    """With Dask's nanny setting every 1 MiB array is a fresh mmap (256 page faults); with the thresholds set, none is."""
     import subprocess
     import sys
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
@@ -180,8 +180,8 @@ def test_freed_memory_is_reused_in_a_process_started_with_a_small_trim_threshold
                           capture_output=True, text=True, check=True)
     fixed, applied, reused, again = done.stdout.split()
     pages = 50 * (1 << 20) // os.sysconf("SC_PAGE_SIZE")
+    assert (applied, again) == ("True", "True") and int(reused) < 0.05 * pages
     if environment:
         assert int(fixed) >= 0.9 * pages  # each allocation faulted every page in
-        assert (applied, again) == ("True", "True") and int(reused) < 0.05 * pages
-    else:  # glibc's dynamic threshold already reuses the block; nothing is changed
-        assert applied == "False" and int(fixed) < 0.05 * pages and int(reused) < 0.05 * pages
+    else:  # glibc's dynamic threshold had already risen above the block
+        assert int(fixed) < 0.05 * pages

@@ -159,8 +159,8 @@ def label_chunk(labeller, masks, slots_by_host_, attempt, caller_pid=None):
     """Worker side: label one chunk, with threads capped in worker processes.
 
     Threads and the allocator are left alone in the caller's own process (a
-    thread pool), whose settings are the caller's; a worker started with fixed
-    malloc thresholds (a Dask nanny's) gets glibc's usual ones back
+    thread pool), whose settings are the caller's; worker processes get
+    glibc's long-run malloc thresholds, also where a Dask nanny fixed small ones
     (:func:`~latentmine.parallel.allocator.reuse_freed_memory`).  ``attempt`` makes every submission distinct,
     so executors that cache by arguments never replay a failed result.
     """
