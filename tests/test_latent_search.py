@@ -175,3 +175,23 @@ def test_bad_latent_search_options_name_the_field(field, value):
 def test_mc_dropout_hardness_without_dropout_is_refused():
     with pytest.raises(ValueError, match="LoopConfig.hardness='mc-dropout'.*dropout"):
         LoopConfig(hardness="mc-dropout", dropout=0.0)
+
+
+def test_a_bmode_run_trains_on_rendered_decoded_samples(tmp_path):
+    from latentmine.loop.rendering import with_cohort_renderer
+
+    vae = trained_vae()
+    assert with_cohort_renderer(vae, "none", 0) is vae and with_cohort_renderer(vae, "speckle", 0) is vae
+    generator = with_cohort_renderer(vae, "bmode", 0)
+    assert isinstance(generator, RenderedGenerator) and with_cohort_renderer(generator, "bmode", 1) is generator
+    pool, test = pool_and_test()
+    config = LoopConfig(render="bmode", rounds=1, initial=4, per_round=4, epochs=1, width=8, levels=2,
+                        initial_strategy="random")
+    loop = SuggestiveLoop(generator, ToyLabeller(), pool=pool, test=test, config=config, run_dir=tmp_path / "run")
+    loop.run(progress=False)
+    decoded = [i for i, row in enumerate(loop.provenance) if row["pool_index"] < 0]
+    assert len(decoded) >= 2   # gradient's round: stepped seeds, decoded
+    images = loop.train_set.images[decoded]
+    smooth, _ = decode_pairs(vae, torch.tensor([loop.provenance[i]["z_new"] for i in decoded], dtype=torch.float32))
+    roughness = lambda x: np.abs(np.diff(x, axis=-1)).mean()  # noqa: E731
+    assert roughness(images) > 2 * roughness(smooth.numpy())   # the speckled B-mode images were stored
