@@ -8,7 +8,7 @@ from latentmine import sampling
 from latentmine.fea.examples import plaque_mask, ring_mask
 from latentmine.labels import Label
 from latentmine.loop import LoopConfig, gate, gate_problems, wall_thickness
-from latentmine.models import StressUNet, WeightedMSE, fit_target
+from latentmine.models import FitRecipe, StressUNet, WeightedMSE, fit_target
 from latentmine.sampling import Context, get_strategy, latent_gradient, seed_loss
 
 torch.set_num_threads(1)
@@ -18,7 +18,8 @@ def context(labeller=None, **options):
     pool, test = pool_and_test()
     labels = ToyLabeller()(test.masks)
     target = StressUNet(options.get("input_mode", "image"), width=8, levels=2)
-    fit_target(target, test.images, test.masks, labels, epochs=2, batch_size=4, lr=1e-3, seed=0)
+    fit_target(target, test.images, test.masks, labels, recipe=FitRecipe(max_steps=4, batch_size=4, lr=1e-3),
+               seed=0)
     config = LoopConfig(**{"width": 8, "levels": 2, **options})
     return Context(trained_vae(), target, WeightedMSE(config.peak_weight), config.label_scale, pool.images,
                    pool.masks, pool.ids, np.ones(len(pool), bool), test.images, test.masks, labels, test.ids, config,

@@ -75,9 +75,14 @@ def test_wilcoxon_refuses_unpaired_samples():
 
 
 def test_presets_are_valid_and_ordered_by_scale():
-    smoke, default, paper = preset("smoke"), preset("default"), preset("paper")
-    assert smoke.sizes[-1] < default.sizes[-1] < paper.sizes[-1]
-    assert 64 <= default.image_size <= 96 and default.repeats == 5
+    smoke, default, full, paper = preset("smoke"), preset("default"), preset("full"), preset("paper")
+    assert smoke.sizes[-1] < default.sizes[-1] < full.sizes[-1] < paper.sizes[-1]
+    assert 64 <= default.image_size <= 96 and default.image_size == full.image_size
+    # 6 paired repeats, each with its own cohort and VAE: an exact two-sided Wilcoxon can reach p < 0.05
+    assert default.repeats >= 6 and full.repeats >= 6 and not default.shared_cohort and not full.shared_cohort
+    assert 2 / 2 ** default.repeats < 0.05
+    assert [s for s in default.sizes if s <= 100] == [25, 50, 75, 100]  # dense where strategies can differ
+    assert set(default.sizes) < set(full.sizes)
     assert paper.pool_size + paper.validation_size + paper.test_size == 1200 and paper.image_size >= 128
     assert default.strategies == ("random", "gradient")
 
@@ -89,6 +94,13 @@ def test_presets_are_valid_and_ordered_by_scale():
     ({"strategies": ("gradient",)}, "baseline"),
     ({"strategies": ("random", "magic")}, "unknown strategies"),
     ({"repeats": 0}, "repeats"),
+    ({"f_max_steps": 0}, "f_max_steps"),
+    ({"f_patience": 0}, "f_patience"),
+    ({"f_schedule": "linear"}, "f_schedule"),
+    ({"f_augment": "mixup"}, "f_augment"),
+    ({"f_weight_decay": -0.1}, "f_weight_decay"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"acquisition_steps": -1}, "acquisition_steps"),
 ])
 def test_bad_configurations_are_refused_by_name(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -107,7 +119,7 @@ def test_text_overrides_parse_by_field_type():
 def test_digest_ignores_which_cells_run_but_not_the_experiment():
     base = preset("smoke")
     assert base.with_overrides({"repeats": "4"}).digest() == base.digest()
-    assert base.with_overrides({"f_iterations": "99"}).digest() != base.digest()
+    assert base.with_overrides({"f_max_steps": "99"}).digest() != base.digest()
 
 
 # --- the runner with made-up cells ----------------------------------------------------------------
@@ -216,8 +228,8 @@ def test_resume_runs_only_the_new_strategy(tmp_path):
 def test_a_folder_of_another_experiment_is_refused(tmp_path):
     run_study_outputs(FAKE.with_overrides({"repeats": "1"}), tmp_path, cell_fn=fake_cell,
                       prepare_fn=fake_prepare, progress=False)
-    with pytest.raises(ValueError, match="f_iterations"):
-        run_study_outputs(FAKE.with_overrides({"repeats": "1", "f_iterations": "7"}), tmp_path,
+    with pytest.raises(ValueError, match="f_max_steps"):
+        run_study_outputs(FAKE.with_overrides({"repeats": "1", "f_max_steps": "7"}), tmp_path,
                           cell_fn=fake_cell, prepare_fn=fake_prepare, progress=False)
 
 

@@ -12,7 +12,7 @@ def register(subparsers):
         description="Run (or resume) a label-efficiency study and write results.csv, summary.json, "
                     "learning_curves.png and report.md into --out. Finished cells found in --out "
                     "are not recomputed.")
-    parser.add_argument("--preset", default="default", help="smoke, default or paper (default: default)")
+    parser.add_argument("--preset", default="default", help="smoke, default, full or paper (default: default)")
     parser.add_argument("--out", required=True, metavar="DIR", help="study folder (created or resumed)")
     parser.add_argument("--strategies", metavar="A,B,...",
                         help="strategies to compare, random first (default: random,gradient); "
@@ -21,7 +21,7 @@ def register(subparsers):
                              "typiclust,gradient,gradient-nn)")
     parser.add_argument("--repeats", type=int, metavar="N", help="paired repeats (default: the preset's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="override a study setting (e.g. f_iterations=200, sizes=25,50,100) or a "
+                        help="override a study setting (e.g. f_max_steps=400, sizes=25,50,100) or a "
                              "loop setting (loop.step_size=0.5); repeatable")
     parser.add_argument("--serial", action="store_true",
                         help="run cells one after another in this process instead of on workers")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from ..models.recipe import FitRecipe
 from ..models.target import INPUT_MODES, STRESS_SCALE_KPA
 
 LABEL_TARGETS = ("seed", "decoded")
@@ -65,8 +66,14 @@ class LoopConfig:
     levels: int = 3
     dropout: float = 0.1
     epochs: int = 20
+    fit_steps: int | None = None
     batch_size: int = 16
     lr: float = 1e-3
+    schedule: str = FitRecipe.schedule
+    weight_decay: float = FitRecipe.weight_decay
+    augment: str = FitRecipe.augment
+    eval_every: int = FitRecipe.eval_every
+    patience: int = FitRecipe.patience
     warm_start: bool = True
     peak_weight: float = 0.0
     label_scale: float = STRESS_SCALE_KPA
@@ -127,6 +134,12 @@ class LoopConfig:
                     "levels", "ensemble_steps", "sketch_dim", "typiclust_neighbours", "oversample"):
             _at_least(self, key, 1)
         _at_least(self, "ensemble_members", 2)
+        if self.fit_steps is not None:
+            _at_least(self, "fit_steps", 0)
+        try:
+            self.recipe(1)
+        except ValueError as error:  # name the loop's field, not the recipe's
+            raise ValueError(f"LoopConfig.{str(error).removeprefix('FitRecipe.')}") from None
         for key in ("lr", "label_scale", "step_size"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"LoopConfig.{key} must be > 0, got {getattr(self, key)!r}")
@@ -145,6 +158,18 @@ class LoopConfig:
             raise ValueError("LoopConfig.hardness='mc-dropout' needs LoopConfig.dropout > 0 (F has no dropout)")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"LoopConfig.dropout must be in [0, 1), got {self.dropout!r}")
+
+    def steps_per_round(self, n_train: int) -> int:
+        """F's optimiser-step budget in a round that trains on ``n_train`` samples."""
+        if self.fit_steps is not None:
+            return self.fit_steps
+        return self.epochs * -(-n_train // self.batch_size)
+
+    def recipe(self, n_train: int):
+        """The :class:`~latentmine.models.FitRecipe` of a round on ``n_train`` samples (at least 1 step)."""
+        return FitRecipe(max_steps=max(self.steps_per_round(n_train), 1), batch_size=self.batch_size,
+                         lr=self.lr, schedule=self.schedule, weight_decay=self.weight_decay,
+                         augment=self.augment, eval_every=self.eval_every, patience=self.patience)
 
     @property
     def first_strategy(self) -> str:

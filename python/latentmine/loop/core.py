@@ -48,7 +48,8 @@ class SuggestiveLoop:
     """One suggestive-labelling run (see :mod:`latentmine.loop`)."""
 
     def __init__(self, generator, labeller, *, pool, test, config: LoopConfig | None = None, run_dir=None,
-                 target=None, loss=None, sources: dict | None = None, plots: bool | None = None):
+                 target=None, loss=None, sources: dict | None = None, plots: bool | None = None,
+                 validation=None):
         self.config = config if config is not None else LoopConfig()
         if not isinstance(self.config, LoopConfig):
             raise ValueError(f"config must be a LoopConfig, got {type(self.config).__name__}")
@@ -60,6 +61,8 @@ class SuggestiveLoop:
         self.labeller = labeller
         self.pool = as_samples(pool, "pool")
         self.test = as_samples(test, "test")
+        # Labelled samples for F's early stopping (never the test set); without them F trains its full budget.
+        self.validation = None if validation is None else as_samples(validation, "validation", need_labels=True)
         size = getattr(generator, "image_size", None)
         for name, part in (("pool", self.pool), ("test", self.test)):
             if size is not None and part.images.shape[1:] != (size, size):
@@ -276,18 +279,18 @@ class SuggestiveLoop:
         if checkpoint is None or checkpoint["round"] != r:  # else: trained before a kill, only the state is missing
             cfg, previous = self.config, self._rows
             model, optimiser_state = self._new_model(r), None
-            if cfg.warm_start and checkpoint is not None:
+            if cfg.warm_start and checkpoint is not None:  # weights only: each round runs a fresh schedule
                 model.load_state_dict(checkpoint["model"])
-                optimiser_state = checkpoint["optimiser"]
-            start, train_loss = perf_counter(), float("nan")
-            if len(self._train):
-                train_loss, optimiser_state = fit_target(
-                    model, self._train.images, self._train.masks, self._train.labels, epochs=cfg.epochs,
-                    batch_size=cfg.batch_size, lr=cfg.lr, seed=int(self._rng(r, 2).integers(2 ** 62)),
-                    loss=self.loss, label_scale=cfg.label_scale, optimiser_state=optimiser_state)
+            start, train_loss, steps = perf_counter(), float("nan"), 0
+            n = len(self._train)
+            if n and cfg.steps_per_round(n):
+                fit = fit_target(model, self._train.images, self._train.masks, self._train.labels,
+                                 recipe=cfg.recipe(n), seed=int(self._rng(r, 2).integers(2 ** 62)),
+                                 validation=self.validation, loss=self.loss, label_scale=cfg.label_scale)
+                train_loss, optimiser_state, steps = fit.train_loss, fit.optimiser_state, fit.steps
             train_seconds, start = perf_counter() - start, perf_counter()
             scores = evaluate(model, self.test, label_scale=cfg.label_scale)
-            row = self._row(r, train_loss, scores, train_seconds, perf_counter() - start)
+            row = {**self._row(r, train_loss, scores, train_seconds, perf_counter() - start), "f_steps": steps}
             self.store.save_checkpoint({"round": r, "model": model.state_dict(), "optimiser": optimiser_state,
                                         "rows": previous + [row]})
             checkpoint = self.store.load_checkpoint()
@@ -334,6 +337,8 @@ class SuggestiveLoop:
                     "test": {"n": len(self.test), "shape": list(self.test.images.shape[1:])},
                     "generator": {"type": type(self.generator).__name__,
                                   "latent_dim": int(self.generator.latent_dim)}}
+        if self.validation is not None:
+            snapshot["validation"] = {"n": len(self.validation), "shape": list(self.validation.images.shape[1:])}
         snapshot = json.loads(json.dumps(snapshot))
         existing = self.store.read_config()
         if existing is not None:
@@ -341,7 +346,8 @@ class SuggestiveLoop:
                 # a setting added since the run was made counts at its default
                 return {k: v for k, v in {**_DEFAULTS, **part["config"]}.items() if k not in _NOT_IDENTITY}
 
-            changed = sorted(key for key in ("pool", "test", "generator") if existing.get(key) != snapshot[key])
+            changed = sorted(key for key in ("pool", "test", "validation", "generator")
+                             if existing.get(key) != snapshot.get(key))
             diff = [f"{k}: {existing['config'].get(k)!r} -> {v!r}" for k, v in identity(snapshot).items()
                     if identity(existing).get(k) != v]
             if changed or diff:

@@ -7,6 +7,7 @@ seeded here.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from tqdm.auto import tqdm
 from .. import storage
 from ..labels import NUM_LABELS
 from .losses import WeightedMSE
+from .recipe import D4_ORDER, FitRecipe, d4_batch
 from .target import STRESS_SCALE_KPA, compose_input, onehot
 from .vae import VAE, decode_pairs, device_of, encode_arrays
 
@@ -113,36 +115,113 @@ def target_input(input_mode: str, images, masks, mask_classes: int | None = None
     return compose_input(input_mode, images, probs)
 
 
-def fit_target(model, images, masks, labels, *, epochs: int, batch_size: int, lr: float, seed: int,
-               loss=None, label_scale: float = STRESS_SCALE_KPA, optimiser_state=None, progress: bool = False):
-    """Train F for ``epochs`` on labelled samples; returns (mean loss of the last epoch, optimiser state).
+@dataclass
+class FitResult:
+    """What :func:`fit_target` did: steps run, the restored best step and the losses."""
+
+    steps: int
+    best_step: int
+    train_loss: float
+    val_loss: float | None
+    history: list = field(default_factory=list)
+    optimiser_state: dict | None = None
+
+
+def fit_target(model, images, masks, labels, *, recipe: FitRecipe, seed: int, validation=None, loss=None,
+               label_scale: float = STRESS_SCALE_KPA, max_steps: int | None = None,
+               progress: bool = False) -> FitResult:
+    """Train F by ``recipe`` (:class:`~latentmine.models.FitRecipe`) on labelled samples.
 
     ``labels`` are in label units (kPa for stress) and divided by
     ``label_scale``; ``loss`` is a :class:`~latentmine.models.TargetLoss`
-    (default: :class:`WeightedMSE`).
+    (default: :class:`WeightedMSE`). ``validation`` is ``(images, masks,
+    labels)`` (or an object with those attributes): with it, training stops
+    early by the recipe's patience and the weights of the lowest validation
+    loss are restored; without it, F trains ``max_steps`` steps. ``max_steps``
+    overrides the recipe's (e.g. fewer steps for a warm-started round).
+    Deterministic for a seed on the CPU: batches, D4 elements and dropout
+    come from generators seeded here.
     """
+    if max_steps is not None:
+        if not isinstance(max_steps, int) or max_steps < 0:
+            raise ValueError(f"max_steps must be an integer >= 0, got {max_steps!r}")
+        if max_steps == 0:
+            return FitResult(0, 0, math.nan, None)
+        recipe = replace(recipe, max_steps=max_steps)
     loss = loss or WeightedMSE()
-    inputs = target_input(model.input_mode, images, masks, getattr(model, "mask_classes", None))
-    targets = torch.as_tensor(np.asarray(labels, np.float32)) / label_scale
-    m = torch.as_tensor(np.asarray(masks, np.int64))
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    if optimiser_state is not None:
-        optimiser.load_state_dict(optimiser_state)
-    generator, device = torch.Generator().manual_seed(seed), device_of(model)
+    device = device_of(model)
+    classes = getattr(model, "mask_classes", None)
+    inputs, targets, m = _tensors(model.input_mode, classes, images, masks, labels, label_scale)
+    if len(inputs) == 0:
+        raise ValueError("fit_target: no samples to train on")
+    held_out = (None if validation is None
+                else _tensors(model.input_mode, classes, *_triple(validation), label_scale))
+    optimiser = recipe.optimiser(model.parameters())
+    scheduler = recipe.scheduler(optimiser)
+    generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)  # dropout draws from the global generator
-    model.train()
-    last = math.nan
-    for _ in tqdm(range(epochs), desc="train F", unit="epoch", disable=not progress, leave=False):
-        total = 0.0
-        for index in _batches(len(inputs), batch_size, generator):
-            value = loss(model(inputs[index].to(device)), targets[index].to(device), m[index].to(device)).mean()
-            optimiser.zero_grad()
-            value.backward()
-            optimiser.step()
-            total += value.item() * len(index)
-        last = total / len(inputs)
+    best = (math.inf, 0, None)
+    history, window, stale, step = [], [], 0, 0
+    for step in tqdm(range(1, recipe.max_steps + 1), desc="train F", unit="step", disable=not progress,
+                     leave=False):
+        model.train()
+        index = torch.randint(len(inputs), (recipe.batch_size,), generator=generator)
+        x, y, mb = inputs[index], targets[index], m[index]
+        if recipe.augment == "d4":
+            x, y, mb = d4_batch(torch.randint(D4_ORDER, (len(index),), generator=generator), x, y, mb)
+        value = loss(model(x.to(device)), y.to(device), mb.to(device)).mean()
+        optimiser.zero_grad()
+        value.backward()
+        optimiser.step()
+        scheduler.step()
+        window.append(value.item())
+        if step % recipe.eval_every and step < recipe.max_steps:
+            continue
+        val = None if held_out is None else validation_loss(model, loss, *held_out)
+        history.append({"step": step, "train_loss": float(np.mean(window)), "val_loss": val})
+        window = []
+        if val is None:
+            continue
+        if val < best[0]:
+            best, stale = (val, step, {k: v.detach().clone() for k, v in model.state_dict().items()}), 0
+        else:
+            stale += 1
+            if stale >= recipe.patience:
+                break
+    if best[2] is not None:
+        model.load_state_dict(best[2])
     model.eval()
-    return last, optimiser.state_dict()
+    best_step = best[1] if best[2] is not None else step
+    return FitResult(steps=step, best_step=best_step, train_loss=history[-1]["train_loss"],
+                     val_loss=None if held_out is None else best[0], history=history,
+                     optimiser_state=optimiser.state_dict())
+
+
+def validation_loss(model, loss, inputs, targets, masks, batch_size: int = 64) -> float:
+    """Mean per-sample ``loss`` of F (eval mode) on prepared validation tensors."""
+    device, total = device_of(model), 0.0
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(inputs), batch_size):
+            part = slice(i, i + batch_size)
+            total += float(loss(model(inputs[part].to(device)), targets[part].to(device),
+                                masks[part].to(device)).sum())
+    return total / len(inputs)
+
+
+def _triple(samples) -> tuple:
+    if isinstance(samples, (tuple, list)):
+        return tuple(samples)
+    return samples.images, samples.masks, samples.labels
+
+
+def _tensors(input_mode, mask_classes, images, masks, labels, label_scale) -> tuple:
+    """F's inputs, scaled targets and integer masks as CPU tensors."""
+    if labels is None:
+        raise ValueError("fit_target: the validation samples have no labels")
+    return (target_input(input_mode, images, masks, mask_classes),
+            torch.as_tensor(np.asarray(labels, np.float32)) / label_scale,
+            torch.as_tensor(np.asarray(masks, np.int64)))
 
 
 def predict(model, images, masks, *, label_scale: float = STRESS_SCALE_KPA, batch_size: int = 64,

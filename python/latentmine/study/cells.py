@@ -13,17 +13,22 @@ revealed to a strategy that acquires the sample (:class:`PoolLabels`).
 
 Per cell (:func:`run_cell`): a :class:`latentmine.loop.SuggestiveLoop` with the
 cell's strategy acquires ``max(sizes)`` labelled samples in rounds of
-``per_round`` (its own F, trained ``acquisition_epochs`` per round with warm
-start, guides the gradient and uncertainty strategies and is judged on the
-validation split). Then, for every size of the schedule, a fresh F is trained
-from scratch on the first ``size`` acquired samples for the same number of
-iterations, from the same initial weights for every strategy, and scored on
-the test and validation splits (:mod:`latentmine.study.metrics`).
+``per_round`` (its own F, warm-started and trained by the study's recipe for
+at most ``acquisition_steps`` per round with early stopping on the validation
+split, guides the gradient and uncertainty strategies). Then, for every size
+of the schedule, a fresh F is trained from scratch on the first ``size``
+acquired samples by the study's recipe (:meth:`StudyConfig.recipe`, early
+stopping on the validation split), from the same initial weights and seeds
+for every strategy, and scored on the test and validation splits
+(:mod:`latentmine.study.metrics`). The test split is never used for a choice.
+Strategies of one repeat share their first ``sizes[0]`` samples, so the F of
+that size is trained once per repeat and its scores are reused
+(:func:`shared_point`).
 """
 from __future__ import annotations
 
+import hashlib
 import io
-import math
 from time import perf_counter
 from types import SimpleNamespace
 
@@ -32,8 +37,8 @@ import numpy as np
 from ..parallel.threads import cap_threads
 from ..storage import atomic_write_bytes, atomic_write_json
 from .design import StudyConfig
-from .metrics import stress_metrics
-from .runner import cell_path, cohort_dir, cohort_marker, read_result
+from .metrics import label_pss_mean, stress_metrics
+from .runner import cell_path, cohort_dir, cohort_marker, read_result, shared_dir
 
 COHORT_FILE = "cohort.npz"
 SPLITS = ("pool", "validation", "test")
@@ -156,9 +161,10 @@ def loop_config(config: StudyConfig, strategy: str, repeat: int):
     settings = dict(
         strategy=strategy, initial=config.sizes[0], per_round=config.per_round,
         rounds=(config.sizes[-1] - config.sizes[0]) // config.per_round,
-        epochs=0 if strategy in _F_FREE else config.acquisition_epochs,
-        batch_size=config.batch_size, lr=config.learning_rate, width=config.f_width,
-        seed=config.repeat_seed(repeat))
+        fit_steps=0 if strategy in _F_FREE else config.acquisition_steps,
+        batch_size=config.batch_size, lr=config.learning_rate, schedule=config.f_schedule,
+        weight_decay=config.f_weight_decay, augment=config.f_augment, eval_every=config.f_eval_every,
+        patience=config.f_patience, width=config.f_width, seed=config.repeat_seed(repeat))
     return LoopConfig.from_dict({**settings, **config.loop})
 
 
@@ -188,9 +194,8 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
                           data["pool_labels"], data["pool_label_seconds"])
     generator = with_cohort_renderer(load_vae(cohort_dir(out, cohort) / "vae" / VAE_CHECKPOINT), settings.render,
                                      settings.seed)
-    loop = SuggestiveLoop(generator, labeller,
-                          pool=splits["pool"],
-                          test=splits["validation"], config=settings, run_dir=run_dir, plots=False)
+    loop = SuggestiveLoop(generator, labeller, pool=splits["pool"], test=splits["validation"],
+                          validation=splits["validation"], config=settings, run_dir=run_dir, plots=False)
     rows = loop.run(progress=False)
     acquisition_seconds = perf_counter() - began
     train, provenance = loop.train_set, loop.provenance
@@ -203,18 +208,18 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     points, training_seconds = [], 0.0
     for size in config.sizes:
         start = perf_counter()
-        model, iterations = train_fresh_target(config, repeat, size, train, settings)
+        scores = shared_point(config, out, repeat, size, train, splits, settings)
         training_seconds += perf_counter() - start
-        scores = score(model, splits["test"], settings.label_scale)
-        scores.update({f"val_{k}": v for k, v in score(model, splits["validation"],
-                                                       settings.label_scale).items()})
         done = next(i for i, row in enumerate(rows) if row["n_train"] >= size)
-        points.append({"size": size, "iterations": iterations, **scores,
+        points.append({"size": size, **scores,
                        "label_seconds": float(sum(p["label_seconds"] or 0.0 for p in provenance[:size])),
                        "wall_seconds": float(sum(round_seconds[:done + 1]))})
     atomic_write_json(cell_path(out, strategy, repeat), {
         "config_digest": config.digest(), "strategy": strategy, "repeat": repeat,
         "loop_config": settings.to_dict(), "points": points,
+        "test_pss_mean_kpa": label_pss_mean(splits["test"].labels, splits["test"].masks,
+                                            splits["test"].pixel_size_mm),
+        "acquisition_f_steps": [int(row.get("f_steps", 0)) for row in rows],
         "rounds": [{"labelled": row["n_train"],
                     "seconds": {"propose": row["t_propose"] + row["t_gate"], "label": row["label_seconds"],
                                 "train_f": row["t_train"], "validate": row["t_eval"]}} for row in rows],
@@ -223,12 +228,37 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
                         **acquisition_diagnostics(rows, provenance)}})
 
 
-def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, settings):
+def shared_point(config: StudyConfig, out, repeat: int, size: int, train, splits: dict, settings) -> dict:
+    """Scores of a fresh F on the first ``size`` samples of ``train`` (see :func:`train_fresh_target`).
+
+    F depends only on its training samples and the (repeat, size) seeds, so the
+    scores are stored under a fingerprint of those samples and reused by every
+    cell that trains on the same ones: the strategies of a repeat share their
+    initial samples, and with them the F of the first size.
+    """
+    fingerprint = hashlib.sha256()
+    for part in (train.ids[:size], train.labels[:size]):
+        fingerprint.update(np.asarray(part).tobytes())
+    path = shared_dir(out) / f"r{repeat}-n{size}-{fingerprint.hexdigest()[:16]}.json"
+    stored = read_result(path, config.digest())
+    if stored is not None:
+        return stored["scores"]
+    model, fit = train_fresh_target(config, repeat, size, train, splits["validation"], settings)
+    scores = {"iterations": fit.steps, "best_step": fit.best_step,
+              **score(model, splits["test"], settings.label_scale),
+              **{f"val_{k}": v for k, v in score(model, splits["validation"], settings.label_scale).items()}}
+    atomic_write_json(path, {"config_digest": config.digest(), "scores": scores})
+    return scores
+
+
+def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, validation, settings):
     """F trained from scratch on the first ``size`` samples; identical start for every strategy.
 
-    The number of epochs is chosen so that every size gets about
-    ``config.f_iterations`` optimiser steps (exactly the same number for every
-    strategy at one size). Returns the model and its number of iterations.
+    Every F follows the study's recipe (:meth:`StudyConfig.recipe`): at most
+    ``f_max_steps`` steps, early stopping on the validation split with the
+    best weights restored. Initial weights, batches and augmentation draws
+    depend only on (repeat, size). Returns the model and its
+    :class:`~latentmine.models.FitResult` (steps run, best step).
     """
     import torch
 
@@ -238,12 +268,9 @@ def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, setti
     seed = int(np.random.SeedSequence([config.repeat_seed(repeat), size]).generate_state(1)[0])
     torch.manual_seed(seed)
     model = default_target(settings)
-    batches = math.ceil(size / config.batch_size)
-    epochs = max(1, round(config.f_iterations / batches))
-    fit_target(model, train.images[:size], train.masks[:size], train.labels[:size], epochs=epochs,
-               batch_size=config.batch_size, lr=config.learning_rate, seed=seed,
-               label_scale=settings.label_scale)
-    return model, epochs * batches
+    fit = fit_target(model, train.images[:size], train.masks[:size], train.labels[:size], recipe=config.recipe(),
+                     seed=seed, validation=validation, label_scale=settings.label_scale)
+    return model, fit
 
 
 def score(model, split, label_scale: float) -> dict:

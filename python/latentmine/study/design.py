@@ -27,6 +27,7 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 
+from ..models.recipe import FitRecipe
 from ..tasks.stress_metrics import STRESS_METRIC_INFO
 
 BASELINE = "random"
@@ -43,6 +44,11 @@ COST_METRICS = {"label_seconds": ("labelling time (s)", True), "wall_seconds": (
 METRICS = {**{name: STRESS_METRIC_INFO[name] for name in ("mse_kpa2", "mae_kpa", "rel_l2", "accuracy",
                                                           "pss_abs_err_kpa")}, **COST_METRICS}
 
+# FitRecipe field -> the StudyConfig field that sets it.
+_RECIPE_FIELDS = {"max_steps": "f_max_steps", "batch_size": "batch_size", "lr": "learning_rate",
+                  "schedule": "f_schedule", "weight_decay": "f_weight_decay", "augment": "f_augment",
+                  "eval_every": "f_eval_every", "patience": "f_patience"}
+
 # Fields that only say *which* cells to run: a study folder may be resumed with
 # more strategies or repeats, but not with a different experiment.
 _GRID_FIELDS = ("strategies", "repeats")
@@ -52,7 +58,14 @@ _GRID_FIELDS = ("strategies", "repeats")
 class StudyConfig:
     """Everything that defines a study; the same config always gives the same cells.
 
-    Sizes count labelled samples; iteration counts are optimiser steps.
+    Sizes count labelled samples; step counts are optimiser steps. Every F
+    (the study's at each size, and the loop's acquisition F) is trained by
+    one :class:`~latentmine.models.FitRecipe` (:meth:`recipe`): at most
+    ``f_max_steps`` steps of ``batch_size`` samples drawn with replacement,
+    peak ``learning_rate`` of the ``f_schedule``, ``f_weight_decay``,
+    ``f_augment``, early stopping on the validation split every
+    ``f_eval_every`` steps with ``f_patience``. The loop's F is warm-started
+    each round and trains at most ``acquisition_steps`` steps.
     ``loop`` holds extra keyword arguments for :class:`latentmine.loop.LoopConfig`
     (sampler step size, number of steps, ...), so that the acquisition can be
     tuned without the study knowing every loop knob.
@@ -69,10 +82,15 @@ class StudyConfig:
     shared_cohort: bool = False
     seed: int = 0
     per_round: int = 25
-    acquisition_epochs: int = 2
-    f_iterations: int = 300
-    batch_size: int = 16
-    learning_rate: float = 2e-3
+    acquisition_steps: int = 300
+    f_max_steps: int = FitRecipe.max_steps
+    batch_size: int = FitRecipe.batch_size
+    learning_rate: float = FitRecipe.lr
+    f_schedule: str = FitRecipe.schedule
+    f_weight_decay: float = FitRecipe.weight_decay
+    f_augment: str = FitRecipe.augment
+    f_eval_every: int = FitRecipe.eval_every
+    f_patience: int = FitRecipe.patience
     f_width: int = 16
     vae_epochs: int = 30
     vae_width: int = 16
@@ -107,14 +125,20 @@ class StudyConfig:
         if len(set(self.strategies)) != len(self.strategies):
             raise ValueError(f"strategies repeat a name: {self.strategies}")
         for name in ("image_size", "pool_size", "validation_size", "test_size", "repeats", "per_round",
-                     "f_iterations", "batch_size", "f_width", "vae_epochs", "vae_width", "latent_dim",
-                     "threads"):
+                     "f_width", "vae_epochs", "vae_width", "latent_dim", "threads"):
             if int(getattr(self, name)) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if int(self.acquisition_epochs) < 0:
-            raise ValueError(f"acquisition_epochs must be >= 0, got {self.acquisition_epochs}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not isinstance(self.acquisition_steps, int) or self.acquisition_steps < 0:
+            raise ValueError(f"acquisition_steps must be an integer >= 0, got {self.acquisition_steps!r}")
+        try:
+            self.recipe()
+        except ValueError as error:  # name the study's field
+            name = str(error).removeprefix("FitRecipe.").split(" ")[0]
+            raise ValueError(f"{_RECIPE_FIELDS.get(name, name)}{str(error).split(name, 1)[1]}") from None
+
+    def recipe(self) -> FitRecipe:
+        """The :class:`~latentmine.models.FitRecipe` of every F of this study."""
+        return FitRecipe(**{mine: getattr(self, theirs) for mine, theirs in _RECIPE_FIELDS.items()})
 
     def repeat_seed(self, repeat: int) -> int:
         """The seed shared by every strategy in repeat ``repeat`` (acquisition draws, F init)."""
@@ -133,8 +157,13 @@ class StudyConfig:
         return sorted({self.cohort_of(r) for r in range(self.repeats)})
 
     def cells(self) -> list:
-        """The (strategy, repeat) pairs of this study, baseline first."""
-        return [(strategy, repeat) for strategy in self.strategies for repeat in range(self.repeats)]
+        """The (strategy, repeat) pairs of this study, repeat by repeat (baseline first in each).
+
+        Repeat-major order finishes whole repeats first, so an interrupted
+        study holds complete paired repeats that a run with fewer
+        ``repeats`` can report.
+        """
+        return [(strategy, repeat) for repeat in range(self.repeats) for strategy in self.strategies]
 
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
@@ -203,22 +232,29 @@ PRESETS = {
     # Tests run this one end to end: seconds, not minutes.
     "smoke": StudyConfig(
         name="smoke", image_size=64, pool_size=100, validation_size=8, test_size=12,
-        sizes=(8, 16, 24), per_round=8, acquisition_epochs=1, repeats=2, shared_cohort=True,
-        f_iterations=10, batch_size=8, f_width=4, vae_epochs=40, vae_width=8, latent_dim=16,
-        loop=_LOOP),
-    # The committed real run: fits ~25 min on a shared 2-core CPU (docs/study.md).
+        sizes=(8, 16, 24), per_round=8, acquisition_steps=4, repeats=2, shared_cohort=True,
+        f_max_steps=10, f_eval_every=5, f_patience=2, batch_size=8, f_width=4, vae_epochs=40,
+        vae_width=8, latent_dim=16, loop=_LOOP),
+    # The committed real run, sized for the shared 2-core CPU (docs/study.md): one cohort and
+    # VAE per repeat, 6 paired repeats, sizes dense where strategies can differ.
     "default": StudyConfig(
-        name="default", image_size=64, pool_size=500, validation_size=100, test_size=100,
-        sizes=(25, 50, 100, 200, 400), per_round=25, acquisition_epochs=1, repeats=5,
-        shared_cohort=True, f_iterations=300, batch_size=16, f_width=8, vae_epochs=30,
-        vae_width=8, latent_dim=32, loop=_LOOP),
+        name="default", image_size=64, pool_size=300, validation_size=50, test_size=100,
+        sizes=(25, 50, 75, 100), per_round=25, acquisition_steps=300, repeats=6,
+        f_max_steps=800, f_eval_every=50, f_patience=4, batch_size=16, learning_rate=3e-3,
+        f_width=8, vae_epochs=30, vae_width=8, latent_dim=32, loop=_LOOP),
+    # The whole grid of the default cohort up to 400 labels: hours on the 2-core CPU.
+    "full": StudyConfig(
+        name="full", image_size=64, pool_size=500, validation_size=100, test_size=100,
+        sizes=(25, 50, 75, 100, 150, 200, 300, 400), per_round=25, acquisition_steps=500,
+        repeats=6, f_max_steps=2000, f_eval_every=50, f_patience=6, batch_size=16,
+        learning_rate=3e-3, f_width=8, vae_epochs=30, vae_width=8, latent_dim=32, loop=_LOOP),
     # The paper-scale cohort of 1,200 slices at 128², one cohort and VAE per repeat: sized
     # for a large machine (hours of CPU; the F and VAE trainings are what a GPU would speed up).
     "paper": StudyConfig(
         name="paper", image_size=128, pool_size=800, validation_size=100, test_size=300,
-        sizes=(25, 50, 100, 200, 400, 800), per_round=25, acquisition_epochs=2,
-        f_iterations=2000, batch_size=32, f_width=16, vae_epochs=100, vae_width=16,
-        latent_dim=64, threads=4, loop=_LOOP),
+        sizes=(25, 50, 100, 200, 400, 800), per_round=25, acquisition_steps=1000,
+        f_max_steps=4000, f_eval_every=100, f_patience=6, batch_size=32, f_width=16,
+        vae_epochs=100, vae_width=16, latent_dim=64, repeats=6, threads=4, loop=_LOOP),
 }
 
 

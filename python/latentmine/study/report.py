@@ -12,7 +12,7 @@ TABLE_METRICS = ("mse_kpa2", "mae_kpa", "rel_l2", "accuracy", "pss_abs_err_kpa",
 
 def render_report(summary: dict) -> str:
     """Markdown text of the report; every number comes from ``summary``."""
-    sections = [_header(summary), _verdict(summary), _curves(summary), _labels(summary),
+    sections = [_header(summary), _verdict(summary), _quality(summary), _curves(summary), _labels(summary),
                 _auc(summary), _wilcoxon(summary), _timing(summary), _diagnostics(summary),
                 _configuration(summary)]
     return "\n\n".join(s for s in sections if s) + "\n"
@@ -38,9 +38,13 @@ def _header(s: dict) -> str:
              "",
              f"Strategies {', '.join(f'`{n}`' for n in cfg['strategies'])} on training-set sizes "
              f"{', '.join(map(str, s['sizes']))}, {cfg['repeats']} paired repeats ({shared}). "
-             f"At each size a fresh F is trained from the same initial weights for every strategy, "
-             f"for about {cfg['f_iterations']} iterations (batch {cfg['batch_size']}), on the first "
-             "*size* acquired samples and evaluated on the held-out test set."]
+             f"At each size a fresh F is trained from the same initial weights and seeds for every "
+             f"strategy on the first *size* acquired samples, by one recipe: at most "
+             f"{cfg['f_max_steps']} steps of {cfg['batch_size']} samples drawn with replacement, "
+             f"{cfg['f_schedule']} learning rate peaking at {cfg['learning_rate']:g}, weight decay "
+             f"{cfg['f_weight_decay']:g}, augmentation {cfg['f_augment']}, early stopping on the "
+             f"validation split (every {cfg['f_eval_every']} steps, patience {cfg['f_patience']}, best "
+             "weights restored); it is then evaluated on the held-out test set, which no choice ever saw."]
     if s.get("command"):
         lines += ["", "Reproduce with:", "", "```", s["command"], "```"]
     return "\n".join(lines)
@@ -68,6 +72,32 @@ def _verdict(s: dict) -> str:
         "of the three smallest sizes.", "",
         f"- Labels: `{method}` {reach}.",
         f"- Smallest sizes, mean test MSE in kPa² (`{method}` vs `{base}`): {beats}."])
+
+
+def _quality(s: dict) -> str:
+    """Could the study discriminate? The baseline's slope, F's quality and the steps trained."""
+    q = s.get("baseline_quality")
+    if not q:
+        return ""
+    (first, last), (m0, m1) = q["sizes"], q["mse_kpa2"]
+    lines = ["## Could this study discriminate?", "",
+             f"- `{s['baseline']}`'s mean test MSE goes from {_num(m0)} kPa² at {first} labels to {_num(m1)} "
+             f"kPa² at {last}: a slope of {_num(q['slope_kpa2_per_label'])} kPa² per label."]
+    pss = s.get("test_pss_mean_kpa") or {}
+    if q.get("pss_abs_err_kpa") and pss.get("mean"):
+        e0, e1 = q["pss_abs_err_kpa"]
+        lines.append(f"- Its mean absolute PSS error is {_num(e0)} kPa at {first} labels and {_num(e1)} kPa at "
+                     f"{last}, {100 * q['pss_error_share'][0]:.0f}% and {100 * q['pss_error_share'][1]:.0f}% of "
+                     f"the test split's mean PSS ({_num(pss['mean'])} kPa; per repeat "
+                     f"{', '.join(_num(v) for v in pss['per_repeat'])}).")
+    steps = s.get("steps_per_size") or {}
+    if steps:
+        lines += ["", "Optimiser steps F trained per size (early stopping; mean [min–max] over repeats):", "",
+                  "| size | " + " | ".join(steps) + " |", "|---:|" + "---:|" * len(steps)]
+        for k, size in enumerate(s["sizes"]):
+            lines.append(f"| {size} | " + " | ".join(
+                f"{_num(v['mean'][k])} [{_num(v['min'][k])}–{_num(v['max'][k])}]" for v in steps.values()) + " |")
+    return "\n".join(lines)
 
 
 def _curves(s: dict) -> str:

@@ -44,6 +44,11 @@ def cell_path(out, strategy: str, repeat: int) -> Path:
     return Path(out) / "cells" / f"{strategy}-r{repeat}.json"
 
 
+def shared_dir(out) -> Path:
+    """Results that several cells share (the F of a training set they have in common)."""
+    return Path(out) / "cells" / "shared"
+
+
 def cohort_dir(out, cohort: int) -> Path:
     return Path(out) / "cohorts" / f"c{cohort}"
 

@@ -106,7 +106,36 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
                 for metric in TESTED_METRICS}
     if METHOD in strategies:
         summary["goal"] = _goal(summary, sizes)
+    summary.update(_training_and_quality(cells, data, sizes))
     return _finite(summary)
+
+
+def _training_and_quality(cells: list, data: dict, sizes: list) -> dict:
+    """Steps F trained per size, the test split's mean PSS, and whether the study could discriminate.
+
+    The baseline's slope (mean test MSE change per label from the smallest to
+    the largest size) and its F quality (MSE, PSS error against the test PSS)
+    tell whether F learned from more data at all: a flat baseline curve
+    leaves no room for any strategy to show an effect.
+    """
+    steps = {}
+    for name, metrics in data.items():
+        if "iterations" in metrics:
+            values = metrics["iterations"]
+            steps[name] = {"mean": values.mean(axis=0).tolist(), "min": values.min(axis=0).tolist(),
+                           "max": values.max(axis=0).tolist()}
+    by_repeat = {int(c["repeat"]): float(c["test_pss_mean_kpa"]) for c in cells if "test_pss_mean_kpa" in c}
+    pss = {"per_repeat": [by_repeat[r] for r in sorted(by_repeat)],
+           "mean": float(np.mean(list(by_repeat.values()))) if by_repeat else None}
+    mse = data[BASELINE][TARGET_METRIC].mean(axis=0)
+    quality = {"sizes": [sizes[0], sizes[-1]], "mse_kpa2": [float(mse[0]), float(mse[-1])],
+               "slope_kpa2_per_label": (float(mse[-1] - mse[0]) / (sizes[-1] - sizes[0])
+                                        if len(sizes) > 1 else None)}
+    if "pss_abs_err_kpa" in data[BASELINE] and pss["mean"]:
+        error = data[BASELINE]["pss_abs_err_kpa"].mean(axis=0)
+        quality["pss_abs_err_kpa"] = [float(error[0]), float(error[-1])]
+        quality["pss_error_share"] = [float(error[0]) / pss["mean"], float(error[-1]) / pss["mean"]]
+    return {"steps_per_size": steps, "test_pss_mean_kpa": pss, "baseline_quality": quality}
 
 
 def _metric_names(cells: list) -> list:

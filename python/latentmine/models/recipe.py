@@ -1,0 +1,129 @@
+"""The training recipe of the target network F: one recipe for the loop and the study.
+
+A recipe is the optimiser, its learning-rate schedule, the batches, the
+augmentation and the stopping rule; :func:`latentmine.models.fit_target`
+applies it. The choices follow the strong-baseline rule of Munjal et al.,
+"Towards Robust and Reproducible Active Learning Using Neural Networks",
+CVPR 2022: every strategy's F is regularised, augmented and trained to
+convergence at every budget, so that a difference between strategies is a
+difference of data and not of training.
+
+* **Batches** are drawn with replacement (every step a fresh ``batch_size``
+  draw), so the number of steps does not depend on the training-set size.
+* **Exact D4 augmentation.** The finite-element problem of a plaque is
+  equivariant under the 8 rotations and flips of the square pixel grid, and
+  the max-principal stress is a scalar field, so transforming image, mask and
+  stress map together gives exact extra training pairs (:func:`d4`).
+* **Schedule.** AdamW (Loshchilov and Hutter, ICLR 2019; Adam when
+  ``weight_decay=0``) with a one-cycle (Smith and Topin, 2019), cosine or
+  constant learning rate over ``max_steps``.
+* **Early stopping** on a labelled validation split: evaluated every
+  ``eval_every`` steps; training stops after ``patience`` evaluations without
+  a lower validation loss, and the weights of the best evaluation are restored.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+AUGMENTATIONS = ("d4", "none")
+#: Elements of the dihedral group of the square: rotations by k·90° (k < 4), then a flip (k >= 4).
+D4_ORDER = 8
+#: Share of ``max_steps`` over which the one-cycle schedule warms up (Smith and Topin's default).
+_WARM_UP = 0.25
+
+
+@dataclass(frozen=True)
+class FitRecipe:
+    """How F is trained; validated on construction.
+
+    Parameters
+    ----------
+    max_steps : int
+        Optimiser steps at most (the schedule's length).
+    batch_size : int
+        Samples per step, drawn with replacement from the training set.
+    lr : float
+        Peak learning rate of the schedule.
+    schedule : {"onecycle", "cosine", "constant"}
+    weight_decay : float
+        Decoupled weight decay (AdamW); 0 is Adam.
+    augment : {"d4", "none"}
+        A random element of D4 per sample and step (:func:`d4`), or none.
+    eval_every : int
+        Steps between two validation evaluations (early stopping).
+    patience : int
+        Evaluations without a lower validation loss before stopping.
+    """
+
+    max_steps: int = 1000
+    batch_size: int = 16
+    lr: float = 3e-3
+    schedule: str = "onecycle"
+    weight_decay: float = 0.0
+    augment: str = "d4"
+    eval_every: int = 50
+    patience: int = 4
+
+    def __post_init__(self):
+        for name in ("max_steps", "batch_size", "eval_every", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"FitRecipe.{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"FitRecipe.lr must be a finite number > 0, got {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
+                and self.weight_decay >= 0):
+            raise ValueError(f"FitRecipe.weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"FitRecipe.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.augment not in AUGMENTATIONS:
+            raise ValueError(f"FitRecipe.augment must be one of {AUGMENTATIONS}, got {self.augment!r}")
+
+    def optimiser(self, parameters) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(parameters, lr=self.lr, weight_decay=self.weight_decay)
+
+    def scheduler(self, optimiser: torch.optim.Optimizer):
+        """The learning-rate scheduler over ``max_steps`` steps (stepped once per optimiser step)."""
+        if self.schedule == "onecycle":
+            return torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=self.max_steps + 1,
+                                                       pct_start=_WARM_UP)
+        if self.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self.max_steps)
+        return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda _: 1.0)
+
+
+def d4(tensor: torch.Tensor, element: int) -> torch.Tensor:
+    """Apply D4 element ``element`` (0..7) to the last two (square) axes of ``tensor``.
+
+    Element ``k`` rotates by ``(k % 4)·90°`` and then, for ``k >= 4``, flips
+    the last axis. Both are permutations of the pixels, so the transform is
+    exact; element 0 is the identity.
+    """
+    if not 0 <= element < D4_ORDER:
+        raise ValueError(f"D4 element must be in 0..{D4_ORDER - 1}, got {element}")
+    if tensor.shape[-1] != tensor.shape[-2]:
+        raise ValueError(f"D4 acts on square grids, got shape {tuple(tensor.shape[-2:])}")
+    out = torch.rot90(tensor, element % 4, dims=(-2, -1))
+    return torch.flip(out, dims=(-1,)) if element >= 4 else out
+
+
+def d4_batch(elements: torch.Tensor, *tensors: torch.Tensor) -> tuple:
+    """Apply element ``elements[i]`` of D4 to sample ``i`` of every tensor (same leading axis).
+
+    Tensors with fewer than 3 axes hold one value per sample (a class code, a
+    scalar label) and are returned unchanged: such labels must be invariant
+    under the group, as a count of objects is.
+    """
+    maps = [t.ndim >= 3 for t in tensors]
+    outs = tuple(t.clone() if is_map else t for t, is_map in zip(tensors, maps))
+    for element in range(1, D4_ORDER):
+        rows = torch.nonzero(elements == element).flatten()
+        if len(rows):
+            for out, tensor, is_map in zip(outs, tensors, maps):
+                if is_map:
+                    out[rows] = d4(tensor[rows], element)
+    return outs
