@@ -302,3 +302,26 @@ def test_pool_labels_are_replayed_and_other_masks_go_to_the_tool():
     assert tool.calls == [1]  # only the decoded mask was labelled
     assert labeller.last_result.seconds[:2].tolist() == [2.5, 0.5] and labeller.last_result.seconds[2] >= 0
     assert labeller.version == "CountingTool"
+
+
+def test_a_shared_result_is_computed_once_and_awaited_by_the_others(tmp_path):
+    import threading
+
+    from latentmine.study.cells import _claim_or_wait
+
+    path = tmp_path / "shared" / "r0-n25-abc.json"
+    assert _claim_or_wait(path, "d1") is None and path.with_suffix(".lock").exists()  # first caller computes
+    waited = []
+    waiter = threading.Thread(target=lambda: waited.append(_claim_or_wait(path, "d1", poll_seconds=0.01)))
+    waiter.start()
+    atomic_write_json(path, {"config_digest": "d1", "scores": {"mse_kpa2": 7.0}})
+    waiter.join(timeout=10)
+    assert waited == [{"config_digest": "d1", "scores": {"mse_kpa2": 7.0}}]
+    # the owner failed: its lock vanished without a result of this study, so the next caller takes over
+    other = tmp_path / "shared" / "r0-n50-abc.json"
+    other.with_suffix(".lock").touch()
+    taker = threading.Thread(target=lambda: waited.append(_claim_or_wait(other, "d1", poll_seconds=0.01)))
+    taker.start()
+    other.with_suffix(".lock").unlink()
+    taker.join(timeout=10)
+    assert waited[-1] is None and other.with_suffix(".lock").exists()

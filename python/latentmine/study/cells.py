@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-from time import perf_counter
+import os
+from time import perf_counter, sleep
 from types import SimpleNamespace
 
 import numpy as np
@@ -240,15 +241,39 @@ def shared_point(config: StudyConfig, out, repeat: int, size: int, train, splits
     for part in (train.ids[:size], train.labels[:size]):
         fingerprint.update(np.asarray(part).tobytes())
     path = shared_dir(out) / f"r{repeat}-n{size}-{fingerprint.hexdigest()[:16]}.json"
-    stored = read_result(path, config.digest())
+    stored = _claim_or_wait(path, config.digest())
     if stored is not None:
         return stored["scores"]
-    model, fit = train_fresh_target(config, repeat, size, train, splits["validation"], settings)
-    scores = {"iterations": fit.steps, "best_step": fit.best_step,
-              **score(model, splits["test"], settings.label_scale),
-              **{f"val_{k}": v for k, v in score(model, splits["validation"], settings.label_scale).items()}}
-    atomic_write_json(path, {"config_digest": config.digest(), "scores": scores})
+    try:
+        model, fit = train_fresh_target(config, repeat, size, train, splits["validation"], settings)
+        scores = {"iterations": fit.steps, "best_step": fit.best_step,
+                  **score(model, splits["test"], settings.label_scale),
+                  **{f"val_{k}": v for k, v in score(model, splits["validation"], settings.label_scale).items()}}
+        atomic_write_json(path, {"config_digest": config.digest(), "scores": scores})
+    finally:
+        path.with_suffix(".lock").unlink(missing_ok=True)
     return scores
+
+
+def _claim_or_wait(path, digest: str, poll_seconds: float = 2.0):
+    """The stored result at ``path``, or ``None`` once this process holds its lock and must compute it.
+
+    A cell that finds another cell computing the same F waits for its result
+    instead of training it twice; when that cell fails (its lock vanishes
+    without a result), this one takes over. The runner removes stale locks
+    before a study starts (:func:`latentmine.study.runner.clear_locks`).
+    """
+    lock = path.with_suffix(".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        stored = read_result(path, digest)
+        if stored is not None:
+            return stored
+        try:
+            os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return read_result(path, digest)  # finished between the check and the claim
+        except FileExistsError:
+            sleep(poll_seconds)
 
 
 def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, validation, settings):

@@ -49,6 +49,12 @@ def shared_dir(out) -> Path:
     return Path(out) / "cells" / "shared"
 
 
+def clear_locks(out) -> None:
+    """Remove the locks of shared results left by an interrupted study (no cell runs yet)."""
+    for lock in shared_dir(out).glob("*.lock"):
+        lock.unlink(missing_ok=True)
+
+
 def cohort_dir(out, cohort: int) -> Path:
     return Path(out) / "cohorts" / f"c{cohort}"
 
@@ -98,6 +104,7 @@ def run_study(config: StudyConfig, out, *, cell_fn, prepare_fn, executor: Execut
     """
     out = Path(out)
     claim_folder(config, out)
+    clear_locks(out)
     executor = executor or SerialExecutor()
     digest = config.digest()
     _run_tasks(executor, prepare_fn, [(config, c, str(out)) for c in config.cohorts()
