@@ -240,8 +240,8 @@ PRESETS = {
     "default": StudyConfig(
         name="default", image_size=64, pool_size=300, validation_size=50, test_size=100,
         sizes=(25, 50, 75, 100), per_round=25, acquisition_steps=100, repeats=6,
-        f_max_steps=400, f_eval_every=50, f_patience=4, batch_size=16, learning_rate=3e-3,
-        f_width=8, vae_epochs=30, vae_width=8, latent_dim=32, loop=_LOOP),
+        f_max_steps=300, f_eval_every=50, f_patience=4, batch_size=16, learning_rate=3e-3,
+        f_width=8, vae_epochs=20, vae_width=8, latent_dim=32, loop=_LOOP),
     # The whole grid of the default cohort up to 400 labels: hours on the 2-core CPU.
     "full": StudyConfig(
         name="full", image_size=64, pool_size=500, validation_size=100, test_size=100,
