@@ -25,6 +25,11 @@ class LoopConfig:
     ``lr``, ``warm_start`` (continue from the previous round's weights, else
     retrain from scratch), ``peak_weight`` (extra loss weight in the
     peri-luminal band), ``label_scale`` (kPa per unit of F's output).
+    Mixed training (generated samples join the real ones, never replace
+    them): ``generated_share`` caps their share of each batch,
+    ``generated_weight`` scales their loss, ``finetune_steps`` steps at
+    ``finetune_lr`` on the real samples end each training
+    (:class:`~latentmine.models.FitRecipe`).
 
     Latent step (``gradient``, ``gradient-nn``): ``step_size`` eta, ``steps``,
     ``trust_radius`` (``||z' - z||`` bound), ``max_norm`` (``||z'||`` bound),
@@ -74,6 +79,10 @@ class LoopConfig:
     augment: str = FitRecipe.augment
     eval_every: int = FitRecipe.eval_every
     patience: int = FitRecipe.patience
+    generated_share: float | None = FitRecipe.generated_share
+    generated_weight: float = FitRecipe.generated_weight
+    finetune_steps: int = FitRecipe.finetune_steps
+    finetune_lr: float | None = FitRecipe.finetune_lr
     warm_start: bool = True
     peak_weight: float = 0.0
     label_scale: float = STRESS_SCALE_KPA
@@ -169,7 +178,13 @@ class LoopConfig:
         """The :class:`~latentmine.models.FitRecipe` of a round on ``n_train`` samples (at least 1 step)."""
         return FitRecipe(max_steps=max(self.steps_per_round(n_train), 1), batch_size=self.batch_size,
                          lr=self.lr, schedule=self.schedule, weight_decay=self.weight_decay,
-                         augment=self.augment, eval_every=self.eval_every, patience=self.patience)
+                         augment=self.augment, eval_every=self.eval_every, patience=self.patience,
+                         **self.mixed_training())
+
+    def mixed_training(self) -> dict:
+        """The mixed-training settings of F's recipe (generated samples capped, weighted, fine-tune on real)."""
+        return {"generated_share": self.generated_share, "generated_weight": self.generated_weight,
+                "finetune_steps": self.finetune_steps, "finetune_lr": self.finetune_lr}
 
     @property
     def first_strategy(self) -> str:

@@ -284,7 +284,9 @@ class SuggestiveLoop:
             start, train_loss, steps = perf_counter(), float("nan"), 0
             n = len(self._train)
             if n and cfg.steps_per_round(n):
+                generated = np.array([row["pool_index"] < 0 for row in self._provenance], bool)
                 fit = fit_target(model, self._train.images, self._train.masks, self._train.labels,
+                                 generated=generated,
                                  recipe=cfg.recipe(n), seed=int(self._rng(r, 2).integers(2 ** 62)),
                                  validation=self.validation, loss=self.loss, label_scale=cfg.label_scale)
                 train_loss, optimiser_state, steps = fit.train_loss, fit.optimiser_state, fit.steps

@@ -20,6 +20,12 @@ difference of data and not of training.
 * **Early stopping** on a labelled validation split: evaluated every
   ``eval_every`` steps; training stops after ``patience`` evaluations without
   a lower validation loss, and the weights of the best evaluation are restored.
+* **Mixed training** of real and generated (decoded) samples, which are
+  added to the real ones and never replace them (Mo et al.'s T1 ∪ T2; BGADL,
+  Tran et al., ICML 2019): ``generated_share`` caps the share of generated
+  samples in every batch (:func:`mixed_batch`), ``generated_weight`` scales
+  their loss, and ``finetune_steps`` steps on the real samples alone, at
+  ``finetune_lr``, end the training (after the best weights are restored).
 """
 from __future__ import annotations
 
@@ -57,6 +63,15 @@ class FitRecipe:
         Steps between two validation evaluations (early stopping).
     patience : int
         Evaluations without a lower validation loss before stopping.
+    generated_share : float or None
+        At most ``floor(generated_share * batch_size)`` generated samples per
+        batch (None: no cap; every sample equally likely).
+    generated_weight : float
+        Loss weight of a generated sample (a real one weighs 1).
+    finetune_steps : int
+        Steps on the real samples alone after the schedule (0: none).
+    finetune_lr : float or None
+        Constant learning rate of the fine-tune (None: ``lr / 10``).
     """
 
     max_steps: int = 1000
@@ -67,6 +82,10 @@ class FitRecipe:
     augment: str = "d4"
     eval_every: int = 50
     patience: int = 4
+    generated_share: float | None = None
+    generated_weight: float = 1.0
+    finetune_steps: int = 0
+    finetune_lr: float | None = None
 
     def __post_init__(self):
         for name in ("max_steps", "batch_size", "eval_every", "patience"):
@@ -78,6 +97,17 @@ class FitRecipe:
         if not (isinstance(self.weight_decay, (int, float)) and math.isfinite(self.weight_decay)
                 and self.weight_decay >= 0):
             raise ValueError(f"FitRecipe.weight_decay must be a finite number >= 0, got {self.weight_decay!r}")
+        if self.generated_share is not None and not (isinstance(self.generated_share, (int, float))
+                                                     and 0.0 <= self.generated_share <= 1.0):
+            raise ValueError(f"FitRecipe.generated_share must lie in [0, 1] or be None, got {self.generated_share!r}")
+        if not (isinstance(self.generated_weight, (int, float)) and math.isfinite(self.generated_weight)
+                and self.generated_weight >= 0):
+            raise ValueError(f"FitRecipe.generated_weight must be a finite number >= 0, got {self.generated_weight!r}")
+        if not isinstance(self.finetune_steps, int) or isinstance(self.finetune_steps, bool) or self.finetune_steps < 0:
+            raise ValueError(f"FitRecipe.finetune_steps must be an integer >= 0, got {self.finetune_steps!r}")
+        if self.finetune_lr is not None and not (isinstance(self.finetune_lr, (int, float))
+                                                 and math.isfinite(self.finetune_lr) and self.finetune_lr > 0):
+            raise ValueError(f"FitRecipe.finetune_lr must be a finite number > 0 or None, got {self.finetune_lr!r}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"FitRecipe.schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.augment not in AUGMENTATIONS:
@@ -127,3 +157,23 @@ def d4_batch(elements: torch.Tensor, *tensors: torch.Tensor) -> tuple:
                 if is_map:
                     out[rows] = d4(tensor[rows], element)
     return outs
+
+
+def mixed_batch(generated: torch.Tensor, batch_size: int, share: float | None,
+                generator: torch.Generator) -> torch.Tensor:
+    """Row indices of one batch, drawn with replacement, with a cap on the generated rows.
+
+    ``generated`` is a boolean ``(N,)`` tensor. Without a cap (``share`` None),
+    or when one kind of sample is missing, every row is equally likely. With
+    one, the batch holds ``min(floor(share * B), round(B * n_generated / N))``
+    generated rows, drawn uniformly among the generated samples, and real rows
+    for the rest: the natural share when it is below the cap, the cap otherwise.
+    """
+    n = len(generated)
+    fake = torch.nonzero(generated).flatten()
+    real = torch.nonzero(~generated).flatten()
+    if share is None or not len(fake) or not len(real):
+        return torch.randint(n, (batch_size,), generator=generator)
+    count = min(math.floor(share * batch_size), round(batch_size * len(fake) / n))
+    return torch.cat([fake[torch.randint(len(fake), (count,), generator=generator)],
+                      real[torch.randint(len(real), (batch_size - count,), generator=generator)]])

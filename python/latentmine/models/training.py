@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .. import storage
 from ..labels import NUM_LABELS
 from .losses import WeightedMSE
-from .recipe import D4_ORDER, FitRecipe, d4_batch
+from .recipe import D4_ORDER, FitRecipe, d4_batch, mixed_batch
 from .target import STRESS_SCALE_KPA, compose_input, onehot
 from .vae import VAE, decode_pairs, device_of, encode_arrays
 
@@ -125,10 +125,11 @@ class FitResult:
     val_loss: float | None
     history: list = field(default_factory=list)
     optimiser_state: dict | None = None
+    finetuned: int = 0
 
 
 def fit_target(model, images, masks, labels, *, recipe: FitRecipe, seed: int, validation=None, loss=None,
-               label_scale: float = STRESS_SCALE_KPA, max_steps: int | None = None,
+               label_scale: float = STRESS_SCALE_KPA, max_steps: int | None = None, generated=None,
                progress: bool = False) -> FitResult:
     """Train F by ``recipe`` (:class:`~latentmine.models.FitRecipe`) on labelled samples.
 
@@ -139,6 +140,9 @@ def fit_target(model, images, masks, labels, *, recipe: FitRecipe, seed: int, va
     early by the recipe's patience and the weights of the lowest validation
     loss are restored; without it, F trains ``max_steps`` steps. ``max_steps``
     overrides the recipe's (e.g. fewer steps for a warm-started round).
+    ``generated`` (boolean ``(N,)``, default all False) marks the generated
+    samples that the recipe's mixed-training settings apply to; with no real
+    sample there is nothing to fine-tune on and ``FitResult.finetuned`` is 0.
     Deterministic for a seed on the CPU: batches, D4 elements and dropout
     come from generators seeded here.
     """
@@ -154,6 +158,8 @@ def fit_target(model, images, masks, labels, *, recipe: FitRecipe, seed: int, va
     inputs, targets, m = _tensors(model.input_mode, classes, images, masks, labels, label_scale)
     if len(inputs) == 0:
         raise ValueError("fit_target: no samples to train on")
+    fake = _generated_flags(generated, len(inputs))
+    weights = torch.where(fake, torch.tensor(float(recipe.generated_weight)), torch.tensor(1.0))
     held_out = (None if validation is None
                 else _tensors(model.input_mode, classes, *_triple(validation), label_scale))
     optimiser = recipe.optimiser(model.parameters())
@@ -164,17 +170,9 @@ def fit_target(model, images, masks, labels, *, recipe: FitRecipe, seed: int, va
     history, window, stale, step = [], [], 0, 0
     for step in tqdm(range(1, recipe.max_steps + 1), desc="train F", unit="step", disable=not progress,
                      leave=False):
-        model.train()
-        index = torch.randint(len(inputs), (recipe.batch_size,), generator=generator)
-        x, y, mb = inputs[index], targets[index], m[index]
-        if recipe.augment == "d4":
-            x, y, mb = d4_batch(torch.randint(D4_ORDER, (len(index),), generator=generator), x, y, mb)
-        value = loss(model(x.to(device)), y.to(device), mb.to(device)).mean()
-        optimiser.zero_grad()
-        value.backward()
-        optimiser.step()
+        index = mixed_batch(fake, recipe.batch_size, recipe.generated_share, generator)
+        window.append(_train_step(model, loss, optimiser, recipe, generator, inputs, targets, m, weights, index))
         scheduler.step()
-        window.append(value.item())
         if step % recipe.eval_every and step < recipe.max_steps:
             continue
         val = None if held_out is None else validation_loss(model, loss, *held_out)
@@ -190,11 +188,49 @@ def fit_target(model, images, masks, labels, *, recipe: FitRecipe, seed: int, va
                 break
     if best[2] is not None:
         model.load_state_dict(best[2])
+    finetuned = _finetune_on_real(model, loss, recipe, generator, inputs, targets, m, fake)
     model.eval()
     best_step = best[1] if best[2] is not None else step
     return FitResult(steps=step, best_step=best_step, train_loss=history[-1]["train_loss"],
                      val_loss=None if held_out is None else best[0], history=history,
-                     optimiser_state=optimiser.state_dict())
+                     optimiser_state=optimiser.state_dict(), finetuned=finetuned)
+
+
+def _generated_flags(generated, n: int) -> torch.Tensor:
+    if generated is None:
+        return torch.zeros(n, dtype=torch.bool)
+    flags = np.asarray(generated)
+    if flags.shape != (n,) or flags.dtype != bool:
+        raise ValueError(f"fit_target: generated must be a boolean ({n},) array, got {flags.dtype} {flags.shape}")
+    return torch.from_numpy(flags.copy())
+
+
+def _train_step(model, loss, optimiser, recipe, generator, inputs, targets, masks, weights, index) -> float:
+    """One optimiser step on rows ``index``, each sample's loss times its weight; returns the batch loss."""
+    model.train()
+    x, y, mb = inputs[index], targets[index], masks[index]
+    if recipe.augment == "d4":
+        x, y, mb = d4_batch(torch.randint(D4_ORDER, (len(index),), generator=generator), x, y, mb)
+    device = device_of(model)
+    value = (loss(model(x.to(device)), y.to(device), mb.to(device)) * weights[index].to(device)).mean()
+    optimiser.zero_grad()
+    value.backward()
+    optimiser.step()
+    return value.item()
+
+
+def _finetune_on_real(model, loss, recipe, generator, inputs, targets, masks, fake) -> int:
+    """``recipe.finetune_steps`` steps on the real rows alone at ``finetune_lr``; returns the steps taken."""
+    real = torch.nonzero(~fake).flatten()
+    if not recipe.finetune_steps or not len(real):
+        return 0
+    lr = recipe.finetune_lr if recipe.finetune_lr is not None else recipe.lr / 10
+    optimiser = replace(recipe, lr=lr).optimiser(model.parameters())
+    ones = torch.ones(len(fake))
+    for _ in range(recipe.finetune_steps):
+        index = real[torch.randint(len(real), (recipe.batch_size,), generator=generator)]
+        _train_step(model, loss, optimiser, recipe, generator, inputs, targets, masks, ones, index)
+    return recipe.finetune_steps
 
 
 def validation_loss(model, loss, inputs, targets, masks, batch_size: int = 64) -> float:

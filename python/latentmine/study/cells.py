@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from dataclasses import replace
 from time import perf_counter, sleep
 from types import SimpleNamespace
 
@@ -209,7 +210,8 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     points, training_seconds = [], 0.0
     for size in config.sizes:
         start = perf_counter()
-        scores = shared_point(config, out, repeat, size, train, splits, settings)
+        scores = shared_point(config, out, repeat, size, train, splits, settings,
+                              generated=[row["pool_index"] < 0 for row in provenance])
         training_seconds += perf_counter() - start
         done = next(i for i, row in enumerate(rows) if row["n_train"] >= size)
         points.append({"size": size, **scores,
@@ -229,7 +231,8 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
                         **acquisition_diagnostics(rows, provenance)}})
 
 
-def shared_point(config: StudyConfig, out, repeat: int, size: int, train, splits: dict, settings) -> dict:
+def shared_point(config: StudyConfig, out, repeat: int, size: int, train, splits: dict, settings,
+                 generated=None) -> dict:
     """Scores of a fresh F on the first ``size`` samples of ``train`` (see :func:`train_fresh_target`).
 
     F depends only on its training samples and the (repeat, size) seeds, so the
@@ -245,7 +248,7 @@ def shared_point(config: StudyConfig, out, repeat: int, size: int, train, splits
     if stored is not None:
         return stored["scores"]
     try:
-        model, fit = train_fresh_target(config, repeat, size, train, splits["validation"], settings)
+        model, fit = train_fresh_target(config, repeat, size, train, splits["validation"], settings, generated)
         scores = {"iterations": fit.steps, "best_step": fit.best_step,
                   **score(model, splits["test"], settings.label_scale),
                   **{f"val_{k}": v for k, v in score(model, splits["validation"], settings.label_scale).items()}}
@@ -276,14 +279,15 @@ def _claim_or_wait(path, digest: str, poll_seconds: float = 2.0):
             sleep(poll_seconds)
 
 
-def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, validation, settings):
+def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, validation, settings, generated=None):
     """F trained from scratch on the first ``size`` samples; identical start for every strategy.
 
     Every F follows the study's recipe (:meth:`StudyConfig.recipe`): at most
     ``f_max_steps`` steps, early stopping on the validation split with the
     best weights restored. Initial weights, batches and augmentation draws
     depend only on (repeat, size). Returns the model and its
-    :class:`~latentmine.models.FitResult` (steps run, best step).
+    :class:`~latentmine.models.FitResult` (steps run, best step). ``generated``
+    flags the decoded samples of ``train`` (for the mixed-training settings).
     """
     import torch
 
@@ -293,8 +297,11 @@ def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, valid
     seed = int(np.random.SeedSequence([config.repeat_seed(repeat), size]).generate_state(1)[0])
     torch.manual_seed(seed)
     model = default_target(settings)
-    fit = fit_target(model, train.images[:size], train.masks[:size], train.labels[:size], recipe=config.recipe(),
-                     seed=seed, validation=validation, label_scale=settings.label_scale)
+    # the loop's mixed-training settings (``loop.generated_share`` ...) apply to the scored F as well
+    recipe = replace(config.recipe(), **settings.mixed_training())
+    fit = fit_target(model, train.images[:size], train.masks[:size], train.labels[:size], recipe=recipe,
+                     seed=seed, validation=validation, label_scale=settings.label_scale,
+                     generated=None if generated is None else np.asarray(generated[:size], bool))
     return model, fit
 
 
