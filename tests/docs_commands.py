@@ -28,7 +28,8 @@ command                                     runs as
 ``.venv/bin/python -m pytest ...``          ``... --collect-only -q`` (files, options and
                                             ``-k`` selections are checked, modules imported;
                                             the suite runs the tests, benchmarks take minutes)
-``.venv/bin/python benchmarks/profile_*.py``  with a 64-pixel size and one repeat (``PROFILES``)
+``.venv/bin/python benchmarks/SCRIPT.py``   profile_fea, profile_parallel, pss_convergence:
+                                            64-pixel sizes, one repeat or case (``PROFILES``)
 ``latentmine phantoms``                     ``--n 4 --size 64``
 ``latentmine label``                        ``--size 64`` (the built-in example; given masks
                                             keep theirs)
@@ -80,6 +81,7 @@ HELP_ONLY = ("ingest",)
 PROFILES = {
     "benchmarks/profile_fea.py": ["--size", "64", "--repeats", "1"],
     "benchmarks/profile_parallel.py": ["--masks", "2", "--size", "64", "--settings", "single,pool-2"],
+    "benchmarks/pss_convergence.py": ["--sizes", "64", "--cases", "lame"],
 }
 WRAPPED = ("python", "latentmine", "dask")
 _FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")

@@ -75,8 +75,10 @@ def test_documented_commands_run(document, tmp_path):
     for line, command in documented_commands()[document]:
         if not_run_reason(command):
             continue
-        # `wait`: commands that start jobs with `&` finish them before the next one runs.
-        done = subprocess.run(["bash", "-c", f"{command}\nwait"], cwd=scratch, env=env, capture_output=True,
+        # `wait`: commands that start jobs with `&` finish them before the next one runs; the
+        # command's own status is kept.
+        script = f"{command}\nstatus=$?\nwait\nexit $status"
+        done = subprocess.run(["bash", "-c", script], cwd=scratch, env=env, capture_output=True,
                               text=True, timeout=COMMAND_TIMEOUT)
         assert done.returncode == 0, (f"{document}:{line}: `{command}` exited with {done.returncode}\n"
                                       f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
