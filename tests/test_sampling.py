@@ -4,7 +4,7 @@ import pytest
 import torch
 from loop_toys import ToyLabeller, pool_and_test, trained_vae
 
-from latentmine import sampling
+from latentmine import sampling, tasks
 from latentmine.fea.examples import plaque_mask, ring_mask
 from latentmine.labels import Label
 from latentmine.loop import LoopConfig, gate, gate_problems, wall_thickness
@@ -23,7 +23,7 @@ def context(labeller=None, **options):
     config = LoopConfig(**{"width": 8, "levels": 2, **options})
     return Context(trained_vae(), target, WeightedMSE(config.peak_weight), config.label_scale, pool.images,
                    pool.masks, pool.ids, np.ones(len(pool), bool), test.images, test.masks, labels, test.ids, config,
-                   labeller)
+                   labeller, task=tasks.get_task("ivus-stress"))
 
 
 def seeds(ctx, index):

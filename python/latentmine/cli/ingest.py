@@ -21,8 +21,8 @@ def run(args) -> int:
     if loop.store.stage_of(r) != 1:
         raise ValueError(f"{args.run_dir}: no suggestions wait for labels (run `latentmine suggest` first)")
     arrays, meta = loop.store.load_proposals(r)
-    labels = read_labels(args.labels, meta["ids"], arrays["masks"].shape[1:])
+    labels = read_labels(args.labels, meta["ids"], loop.task.label_array_shape(1, arrays["masks"].shape[1:])[1:])
     row = loop.ingest(labels, version=args.version)
-    print(summary_table([row]))
+    print(summary_table([row], metrics=loop.task.loop_panels))
     print(f"round {r}: {len(labels)} label(s) added; the run now has {len(loop.train_set)} labelled samples")
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections import Counter
+import warnings
 from pathlib import Path
 from time import perf_counter
 
@@ -11,17 +11,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..models.losses import WeightedMSE
-from ..models.target import StressUNet
-from ..models.training import fit_target
+from ..errors import PoolExhausted
+from ..models.training import fit_target, predict
 from ..sampling import Context, Proposals, get_strategy
 from ..sampling.realism import check_renderer
+from ..tasks import DEFAULT_TASK, load_task, stress_target
 from ..units import DEFAULT_PIXEL_SIZE_MM
 from . import acquired
 from .config import LoopConfig
-from .evaluate import evaluate
-from .gate import gate
 from .plots import compare_learning_curves, save_pair_grid
+from .proposing import propose_gated
 from .samples import Samples, as_samples
 from .store import RunStore
 
@@ -35,9 +34,8 @@ class LabelsPending(RuntimeError):
     """The loop waits for labels of the given ids (no labeller: use ``suggest`` and ``ingest``)."""
 
 
-def default_target(config: LoopConfig) -> torch.nn.Module:
-    """The default F: :class:`~latentmine.models.StressUNet` with the config's input and size."""
-    return StressUNet(config.input_mode, width=config.width, levels=config.levels, dropout=config.dropout)
+#: The IVUS stress task's F (:func:`latentmine.tasks.stress_target`), under its historical name.
+default_target = stress_target
 
 
 def labeller_version(labeller) -> str:
@@ -49,10 +47,13 @@ class SuggestiveLoop:
 
     def __init__(self, generator, labeller, *, pool, test, config: LoopConfig | None = None, run_dir=None,
                  target=None, loss=None, sources: dict | None = None, plots: bool | None = None,
-                 validation=None):
+                 validation=None, task=None):
         self.config = config if config is not None else LoopConfig()
         if not isinstance(self.config, LoopConfig):
             raise ValueError(f"config must be a LoopConfig, got {type(self.config).__name__}")
+        self.task = load_task(DEFAULT_TASK if task is None else task)
+        self.task.check_config(self.config)
+        self.label_scale = self.task.scale(self.config)
         self.device = _resolve_device(self.config.device)
         self.generator = generator
         if isinstance(generator, torch.nn.Module):
@@ -71,8 +72,8 @@ class SuggestiveLoop:
         self.run_dir = Path(run_dir if run_dir is not None else self._tmp.name)
         self.store = RunStore(self.run_dir)
         self.plots = run_dir is not None if plots is None else plots
-        self.loss = loss if loss is not None else WeightedMSE(self.config.peak_weight)
-        self._target_factory = target if target is not None else default_target
+        self.loss = loss if loss is not None else self.task.make_loss(self.config)
+        self._target_factory = target if target is not None else self.task.make_target
         self._cache: dict = {}
         self._snapshot(sources or {})
         self._label_test_set()
@@ -81,7 +82,7 @@ class SuggestiveLoop:
     # -- public API -------------------------------------------------------------
     @property
     def train_set(self) -> Samples:
-        """Every labelled sample acquired so far (initial set included), labels in kPa."""
+        """Every labelled sample acquired so far (initial set included), labels in the task's units."""
         return self._train
 
     @property
@@ -108,7 +109,8 @@ class SuggestiveLoop:
         """Run (or resume) until ``rounds`` acquisition rounds are complete (default ``config.rounds``).
 
         Returns the metric rows of every completed round. Stops early when a
-        budget is spent or the pool is exhausted.
+        budget is spent or the pool is exhausted (with a warning); raises
+        :class:`latentmine.errors.Starvation` when a round can acquire nothing.
         """
         total = self.config.rounds if rounds is None else rounds
         if not isinstance(total, int) or total < 0:
@@ -116,12 +118,17 @@ class SuggestiveLoop:
         first = 0 if self.config.initial else 1
         with tqdm(range(first, total + 1), desc=f"loop {self.config.strategy}", unit="round",
                   disable=not progress) as bar:
+            shown = self.task.loop_panels[0]
             for r in bar:
                 if self.store.stage_of(r) == 0 and self._request(r) == 0:
                     break
-                self.run_round(r)
+                try:
+                    self.run_round(r)
+                except PoolExhausted as stop:
+                    warnings.warn(f"{stop}; the run stops after round {r - 1}", stacklevel=2)
+                    break
                 row = self._rows[-1]
-                bar.set_postfix(n=row["n_train"], mae=f"{row['test_mae']:.2f}")
+                bar.set_postfix({"n": row["n_train"], shown: f"{row['test_' + shown]:.3g}"})
         return self.metrics
 
     def run_round(self, r: int) -> dict:
@@ -166,17 +173,14 @@ class SuggestiveLoop:
         if missing or unknown:
             raise ValueError(f"labels do not match the suggestions of round {r}: missing {missing[:5]}"
                              f"{'...' if len(missing) > 5 else ''}, unknown {unknown[:5]}")
-        shape = arrays["masks"].shape[1:]
-        for key in ids:
-            value = np.asarray(labels[key])
-            if value.shape != shape or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value).all():
-                raise ValueError(f"label {key!r}: expected a finite numeric {shape} array, "
-                                 f"got {value.dtype} {value.shape}")
+        frame = arrays["masks"].shape[1:]
+        checked = {key: self.task.check_labels(np.asarray(labels[key])[None], 1, frame, source=f"label {key!r}")[0]
+                   for key in ids}
         seconds = seconds or {}
         for c, start in enumerate(range(0, len(ids), self.config.label_chunk)):
             chunk = ids[start:start + self.config.label_chunk]
             if self.store.load_label_chunk(r, c) is None:
-                self.store.save_label_chunk(r, c, np.stack([np.asarray(labels[i], np.float32) for i in chunk]),
+                self.store.save_label_chunk(r, c, np.stack([checked[i] for i in chunk]),
                                             np.array([seconds.get(i, np.nan) for i in chunk], np.float32),
                                             version, 0.0)
         self.store.set_state(r, "labelled")
@@ -198,34 +202,20 @@ class SuggestiveLoop:
 
     def _context(self, r: int) -> Context:
         t = self._train
-        return Context(self.generator, self._model, self.loss, self.config.label_scale, self.pool.images,
+        return Context(self.generator, self._model, self.loss, self.label_scale, self.pool.images,
                        self.pool.masks, self.pool.ids, self._available.copy(), t.images, t.masks, t.labels,
-                       t.ids, self.config, self.labeller, r, self._cache)
+                       t.ids, self.config, self.labeller, r, self._cache, task=self.task)
 
     def _propose(self, r: int) -> None:
         name = self.config.first_strategy if r == 0 else self.config.strategy
-        strategy, ctx, rng, need = get_strategy(name), self._context(r), self._rng(r, 0), self._request(r)
-        parts, reasons, rejected, attempts, timing = [], Counter(), 0, 0, Counter()
-        while need > 0 and attempts < self.config.max_attempts:
-            start, ctx.attempt = perf_counter(), attempts
-            proposals = strategy.propose(ctx, need, rng)
-            timing["propose"] += perf_counter() - start
-            attempts += 1
-            if not len(proposals):
-                break
-            start = perf_counter()
-            passed, why = gate(proposals.masks, self.config.min_wall_px)
-            timing["gate"] += perf_counter() - start
-            ctx.available[proposals.pool_index[proposals.pool_index >= 0]] = False
-            parts.append(proposals.take(np.flatnonzero(passed)))
-            reasons.update(why)
-            rejected += int((~passed).sum())
-            need -= int(passed.sum())
-        chosen = Proposals.concat(parts) if parts else self._no_proposals()
+        gated = propose_gated(get_strategy(name), self._context(r), self.task, self.config, self._request(r),
+                              self._rng(r, 0), where=f"round {r}, strategy {name!r}")
+        chosen = gated.chosen if gated.chosen is not None else self._no_proposals()
         ids = [self.pool.ids[i] if i >= 0 else f"{name}-r{r:03d}-{j:03d}" for j, i in enumerate(chosen.pool_index)]
         meta = {"round": r, "strategy": name, "ids": ids, "parent_ids": chosen.parent_ids,
-                "requested": self._request(r), "rejected": rejected, "reasons": dict(sorted(reasons.items())),
-                "attempts": attempts, "seconds": dict(timing)}
+                "requested": self._request(r), "rejected": gated.rejected,
+                "reasons": dict(sorted(gated.reasons.items())), "rejected_real": gated.rejected_real,
+                "attempts": gated.attempts, "seconds": dict(gated.seconds)}
         self.store.save_proposals(r, {key: getattr(chosen, key) for key in _PROPOSAL_ARRAYS}, meta)
         self.store.set_state(r, "proposed")
 
@@ -245,10 +235,9 @@ class SuggestiveLoop:
                                     f"(export them with `latentmine suggest`, read labels with `latentmine ingest`)")
             masks = arrays["masks"][start:start + chunk]
             began = perf_counter()
-            labels = np.asarray(self.labeller(masks), np.float32)
+            labels = self.task.call_labeller(self.labeller, arrays["images"][start:start + chunk], masks,
+                                             meta["ids"][start:start + chunk])
             wall = perf_counter() - began
-            if labels.shape != masks.shape:
-                raise ValueError(f"the labeller returned shape {labels.shape} for masks of shape {masks.shape}")
             seconds = np.asarray(getattr(getattr(self.labeller, "last_result", None), "seconds",
                                          np.full(len(masks), wall / len(masks))), np.float32)
             self.store.save_label_chunk(r, c, labels, seconds.reshape(len(masks)),
@@ -258,7 +247,7 @@ class SuggestiveLoop:
     def _acquire(self, r: int) -> None:
         arrays, meta = self.store.load_proposals(r)
         chunks = self._label_chunks(r, meta)
-        labels = np.concatenate([c["labels"] for c in chunks]) if chunks else np.zeros_like(arrays["images"])
+        labels = np.concatenate([c["labels"] for c in chunks]) if chunks else self._no_labels()
         seconds = np.concatenate([c["seconds"] for c in chunks]) if chunks else []
         versions = [str(c["version"]) for c in chunks for _ in range(len(c["labels"]))]
         rows = [{"id": key, "parent_id": meta["parent_ids"][j], "round": r, "strategy": meta["strategy"],
@@ -267,7 +256,8 @@ class SuggestiveLoop:
                  "step_size": _float(arrays["step_size"][j]), "labeller_version": versions[j],
                  "label_seconds": _float(seconds[j]), "gate": "passed"} for j, key in enumerate(meta["ids"])]
         acquired.append_round(self.run_dir, arrays["images"], arrays["masks"], labels, rows,
-                              pixel_size_mm=self.pool.pixel_size_mm or DEFAULT_PIXEL_SIZE_MM)
+                              pixel_size_mm=self.pool.pixel_size_mm or DEFAULT_PIXEL_SIZE_MM,
+                              maps=self.task.label_kind == "dense")
         self._restore_data()
         self.store.set_state(r, "acquired")
 
@@ -288,10 +278,11 @@ class SuggestiveLoop:
                 fit = fit_target(model, self._train.images, self._train.masks, self._train.labels,
                                  generated=generated,
                                  recipe=cfg.recipe(n), seed=int(self._rng(r, 2).integers(2 ** 62)),
-                                 validation=self.validation, loss=self.loss, label_scale=cfg.label_scale)
+                                 validation=self.validation, loss=self.loss, label_scale=self.label_scale)
                 train_loss, optimiser_state, steps = fit.train_loss, fit.optimiser_state, fit.steps
             train_seconds, start = perf_counter() - start, perf_counter()
-            scores = evaluate(model, self.test, label_scale=cfg.label_scale)
+            scores = self.task.evaluate(predict(model, self.test.images, self.test.masks,
+                                                label_scale=self.label_scale), self.test)
             row = {**self._row(r, train_loss, scores, train_seconds, perf_counter() - start), "f_steps": steps}
             self.store.save_checkpoint({"round": r, "model": model.state_dict(), "optimiser": optimiser_state,
                                         "rows": previous + [row]})
@@ -309,21 +300,27 @@ class SuggestiveLoop:
         label_seconds = float(np.nansum([c["seconds"].sum() for c in chunks])) if chunks else 0.0
         return {"round": r, "strategy": meta["strategy"], "n_train": len(self._train), "n_acquired": len(meta["ids"]),
                 "requested": meta["requested"], "rejected": meta["rejected"],
+                "rejected_real": len(meta.get("rejected_real", [])),
                 "reject_reasons": json.dumps(meta["reasons"], sort_keys=True), "attempts": meta["attempts"],
-                "train_loss": train_loss, "test_mse": scores["mse"], "test_mae": scores["mae"],
-                "test_pss_error": scores["pss_error"], "label_seconds": label_seconds,
+                "train_loss": train_loss, **{f"test_{k}": float(v) for k, v in scores.items()},
+                "label_seconds": label_seconds,
                 "t_propose": meta["seconds"].get("propose", 0.0), "t_gate": meta["seconds"].get("gate", 0.0),
                 "t_label": float(sum(float(c["wall"]) for c in chunks)), "t_train": train_seconds,
                 "t_eval": eval_seconds}
 
     def _save_plots(self, r: int) -> None:
+        task = self.task
         compare_learning_curves(self.run_dir / "plots" / "learning_curve.png", {self.config.strategy: self._rows},
-                                f"{self.run_dir.name}: seed {self.config.seed}")
+                                f"{self.run_dir.name}: seed {self.config.seed}",
+                                panels=[(f"test_{m}", task.metric_info[m][0]) for m in task.loop_panels])
         mine = [i for i, row in enumerate(self._provenance) if row["round"] == r][:8]
         if mine:
-            t = self._train
+            t, maps = self._train, task.label_kind in ("dense", "segmentation")
+            title = f"round {r}" if maps else f"round {r}, labels {t.labels[mine].tolist()}"
             save_pair_grid(self.run_dir / "plots" / f"r{r:03d}_acquired.png",
-                           [(t.images[mine], t.masks[mine], f"round {r}")], stress=t.labels[mine])
+                           [(t.images[mine], t.masks[mine] if task.mask_classes else None, title)],
+                           stress=t.labels[mine] if maps else None, label_title=task.label_title,
+                           label_cmap=task.label_cmap)
 
     # -- set-up and restore --------------------------------------------------------
     def _new_model(self, r: int) -> torch.nn.Module:
@@ -334,7 +331,7 @@ class SuggestiveLoop:
         return model.to(self.device).eval()
 
     def _snapshot(self, sources: dict) -> None:
-        snapshot = {"config": self.config.to_dict(), "sources": sources,
+        snapshot = {"config": self.config.to_dict(), "sources": sources, "task": self.task.describe(),
                     "pool": {"n": len(self.pool), "shape": list(self.pool.images.shape[1:])},
                     "test": {"n": len(self.test), "shape": list(self.test.images.shape[1:])},
                     "generator": {"type": type(self.generator).__name__,
@@ -348,7 +345,8 @@ class SuggestiveLoop:
                 # a setting added since the run was made counts at its default
                 return {k: v for k, v in {**_DEFAULTS, **part["config"]}.items() if k not in _NOT_IDENTITY}
 
-            changed = sorted(key for key in ("pool", "test", "validation", "generator")
+            existing.setdefault("task", load_task(DEFAULT_TASK).describe())  # runs made before tasks existed
+            changed = sorted(key for key in ("task", "pool", "test", "validation", "generator")
                              if existing.get(key) != snapshot.get(key))
             diff = [f"{k}: {existing['config'].get(k)!r} -> {v!r}" for k, v in identity(snapshot).items()
                     if identity(existing).get(k) != v]
@@ -360,21 +358,27 @@ class SuggestiveLoop:
             self.store.write_config(snapshot)
 
     def _label_test_set(self) -> None:
-        if self.test.labels is not None:
+        test = self.test
+        if test.labels is not None:
+            test.labels = self.task.check_labels(test.labels, len(test), test.images.shape[1:], source="the test set")
             return
         cached = self.store.test_labels()
         if cached is None:
             if self.labeller is None:
                 raise ValueError("the test set has no labels and there is no labeller to label it")
-            cached = np.asarray(self.labeller(self.test.masks), np.float32)
+            cached = self.task.call_labeller(self.labeller, test.images, test.masks, test.ids)
             self.store.save_test_labels(cached)
-        self.test.labels = cached
+        test.labels = cached
+
+    def _no_labels(self) -> np.ndarray:
+        shape = self.task.label_array_shape(0, self.pool.images.shape[1:])
+        return np.zeros(shape, np.float32 if self.task.label_kind in ("dense", "vector") else np.int64)
 
     def _restore_data(self) -> None:
         train, self._provenance = acquired.load_all(self.run_dir)
         if train is None:
             empty = np.zeros((0,) + self.pool.images.shape[1:], np.float32)
-            train = Samples(empty, empty.astype(np.uint8), [], empty)
+            train = Samples(empty, empty.astype(np.uint8), [], self._no_labels())
         self._train = train
         self._available = np.ones(len(self.pool), bool)
         used = [row["pool_index"] for row in self._provenance if row["pool_index"] >= 0]

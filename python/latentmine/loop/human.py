@@ -45,7 +45,7 @@ def export_suggestions(out_dir, round_: int, images, masks, ids, *, run_dir=None
 
 
 def read_labels(folder, ids, shape) -> dict:
-    """``{id: (H, W) float32}`` from ``folder/ID.npy``; a clear ValueError naming the file otherwise."""
+    """``{id: array of shape ``shape``}`` from ``folder/ID.npy``; a clear ValueError naming the file otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"label folder {folder} does not exist")
@@ -68,6 +68,6 @@ def read_labels(folder, ids, shape) -> dict:
                              f"{value.shape}")
         if not np.isfinite(value).all():
             raise ValueError(f"{path}: contains NaN or infinite values")
-        labels[key] = value.astype(np.float32)
+        labels[key] = value  # the run's task checks the kind and casts
     return labels
 

@@ -22,14 +22,17 @@ def _pyplot():
     return plt
 
 
-def save_pair_grid(path, rows, *, stress=None) -> Path:
-    """Rows of images with their masks: ``rows`` = [(images, masks, title), ...]; optional stress row (kPa)."""
+def save_pair_grid(path, rows, *, stress=None, label_title: str = "stress (kPa)", label_cmap: str = "magma") -> Path:
+    """Rows of images with their masks: ``rows`` = [(images, masks or None, title), ...].
+
+    ``stress``: an optional row of label maps (``label_title``, colour map ``label_cmap``).
+    """
     plt = _pyplot()
     n = max(len(images) for images, _, _ in rows)
     panels = [(images, "gray", (0, 1), f"{title}: image") for images, _, title in rows]
-    panels += [(masks, "tab10", (0, 9), f"{title}: mask") for _, masks, title in rows]
+    panels += [(masks, "tab10", (0, 9), f"{title}: mask") for _, masks, title in rows if masks is not None]
     if stress is not None:
-        panels.append((stress, "magma", (0, max(float(np.max(stress)), 1e-9)), "stress (kPa)"))
+        panels.append((stress, label_cmap, (0, max(float(np.max(stress)), 1e-9)), label_title))
     fig, axes = plt.subplots(len(panels), n, figsize=(1.3 * n, 1.4 * len(panels)), squeeze=False)
     for row, (arrays, cmap, (low, high), title) in enumerate(panels):
         for col in range(n):
@@ -43,15 +46,20 @@ def save_pair_grid(path, rows, *, stress=None) -> Path:
     return storage.atomic_write_bytes(path, data)
 
 
-def compare_learning_curves(path, runs: dict, title: str = "") -> Path:
-    """Learning curves of several runs ``{name: metric rows}`` on shared axes."""
+#: The IVUS stress task's panels: (metric row column, axis label).
+STRESS_PANELS = (("test_mae", "test MAE (kPa)"), ("test_pss_error", "PSS error (kPa)"))
+
+
+def compare_learning_curves(path, runs: dict, title: str = "", panels=STRESS_PANELS) -> Path:
+    """Learning curves of several runs ``{name: metric rows}`` on shared axes, one panel per ``(column, label)``."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3), squeeze=False)
+    axes = axes[0]
     for name, rows in runs.items():
         n = [row["n_train"] for row in rows]
-        axes[0].plot(n, [row["test_mae"] for row in rows], "o-", label=name)
-        axes[1].plot(n, [row["test_pss_error"] for row in rows], "o-", label=name)
-    for ax, label in zip(axes, ("test MAE (kPa)", "PSS error (kPa)")):
+        for ax, (column, _) in zip(axes, panels):
+            ax.plot(n, [row[column] for row in rows], "o-", label=name)
+    for ax, (_, label) in zip(axes, panels):
         ax.set_xlabel("labelled training samples")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

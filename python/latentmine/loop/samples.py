@@ -9,7 +9,8 @@ import numpy as np
 @dataclass
 class Samples:
     """``images`` float32 ``(N, H, W)`` in [0, 1], ``masks`` uint8 ``(N, H, W)``, ``ids``,
-    optional ``labels`` float32 ``(N, H, W)`` (stress in kPa) and ``pixel_size_mm``."""
+    optional ``labels`` (one per sample, of the task's kind: e.g. float32 ``(N, H, W)``
+    stress in kPa for the IVUS task, int64 ``(N,)`` classes) and ``pixel_size_mm``."""
 
     images: np.ndarray
     masks: np.ndarray
@@ -42,12 +43,13 @@ def as_samples(data, name: str, *, need_labels: bool = False) -> Samples:
         raise ValueError(f"{name}: masks must hold integer label codes, got {masks.dtype}")
     labels = get("labels")
     labels = get("stress") if labels is None else labels
-    if labels is not None:
-        labels = np.array(labels, np.float32)
-        if labels.shape != images.shape:
-            raise ValueError(f"{name}: labels must have the images' shape {images.shape}, got {labels.shape}")
+    if labels is not None:  # their kind is the task's to check
+        labels = np.array(labels)
+        labels = labels.astype(np.float32) if np.issubdtype(labels.dtype, np.floating) else labels
+        if labels.ndim == 0 or len(labels) != len(images):
+            raise ValueError(f"{name}: labels must be one per sample ({len(images)}), got shape {labels.shape}")
     elif need_labels:
-        raise ValueError(f"{name}: labels (stress maps) are required")
+        raise ValueError(f"{name}: labels are required")
     ids = get("ids")
     ids = [f"{name}-{i:05d}" for i in range(len(images))] if ids is None else [str(i) for i in ids]
     if len(ids) != len(images) or len(set(ids)) != len(ids):

@@ -74,10 +74,14 @@ class Context:
     ``pool_images``/``pool_masks``/``pool_ids`` are the unlabelled pool;
     ``available[i]`` is False once pool sample ``i`` is labelled, proposed or
     rejected in this round. ``train_*`` is the labelled training set (labels in
-    kPa). ``target`` is F, ``loss`` its per-sample loss, ``options`` the loop
+    label units, divided by ``label_scale`` before they meet F's output).
+    ``target`` is F, ``loss`` its per-sample loss, ``options`` the loop
     configuration (step size, steps, ...). ``cache`` lives for one loop run.
     ``attempt`` counts the proposal calls made so far in this round (0 first;
-    later calls replace samples the gate rejected).
+    later calls replace samples the gate rejected). ``task`` is the loop's
+    :class:`latentmine.tasks.Task`: a strategy labels through :meth:`label`
+    and asks the gate through :meth:`valid`, and never needs to know which
+    labelling tool or validity rule the task has.
     """
 
     generator: Any
@@ -97,6 +101,28 @@ class Context:
     round: int = 0
     cache: dict = field(default_factory=dict)
     attempt: int = 0
+    task: Any = None
+
+    def _require_task(self, what: str):
+        if self.task is None:
+            raise ValueError(f"{what} needs Context.task (the loop sets it)")
+        return self.task
+
+    def label(self, images, masks, ids=None) -> np.ndarray:
+        """Labels of samples from the labelling tool, called and checked as the task says.
+
+        ``ids`` default to ``probe-NNN`` (samples that are not in the pool).
+        """
+        task = self._require_task("labelling")
+        if self.labeller is None:
+            raise ValueError(f"task {task.name!r}: labelling a sample needs a labeller (the loop has none)")
+        ids = [f"probe-{i:03d}" for i in range(len(images))] if ids is None else list(ids)
+        return task.call_labeller(self.labeller, images, masks, ids)
+
+    def valid(self, proposals: "Proposals") -> np.ndarray:
+        """A boolean per proposal: does the task's validity gate let the labelling tool label it?"""
+        passed, _ = self._require_task("the validity gate").passes(proposals, self.options)
+        return passed
 
 
 @runtime_checkable

@@ -106,13 +106,10 @@ def _seed_targets(ctx: Context, index: np.ndarray, z0: torch.Tensor):
         return labels, masks
     if ctx.labeller is None:
         raise ValueError("label_target='decoded' needs a labeller")
-    from ..loop.gate import gate_problems
-
-    _, decoded = decode_pairs(ctx.generator, z0)
-    decoded = decoded.numpy()
-    valid = np.array([not gate_problems(m, ctx.options.min_wall_px) for m in decoded])
-    if valid.any():  # seeds whose decoded mask the tool cannot label keep their own label
-        fresh = np.asarray(ctx.labeller(decoded[valid]), np.float32) / ctx.label_scale
+    images, decoded = (part.numpy() for part in decode_pairs(ctx.generator, z0))
+    valid = ctx.valid(Proposals.make(images, decoded, latent_dim=latent_dim(ctx.generator)))
+    if valid.any():  # seeds whose decoded sample the tool cannot label keep their own label
+        fresh = np.asarray(ctx.label(images[valid], decoded[valid]), np.float32) / ctx.label_scale
         rows = torch.from_numpy(valid).to(device)
         labels[rows] = torch.from_numpy(fresh).to(device)
         masks[rows] = torch.from_numpy(decoded[valid].astype(np.int64)).to(device)

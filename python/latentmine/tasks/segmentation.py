@@ -45,6 +45,8 @@ class GroundTruthOracle:
     @classmethod
     def of(cls, data) -> "GroundTruthOracle":
         """The oracle of data made by :func:`~latentmine.tasks.shapes.segmentation_shapes` (or like it)."""
+        if getattr(data, "truth", None) is None:
+            raise ValueError("the ground-truth oracle needs data with a `truth` array (the task's generated data)")
         return cls(data.ids, data.truth)
 
 
