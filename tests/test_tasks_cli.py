@@ -40,3 +40,36 @@ def test_an_unknown_task_lists_the_known_ones_and_starvation_exits_with_status_2
     assert main(["run", "--task", "segmentation", "--strategy", "gradient", "--set", "initial_strategy=random",
                  "--out", str(tmp_path / "seg"), *SMALL]) == 2
     assert "the validity gate rejected all" in capsys.readouterr().err
+
+
+def test_study_runs_any_task_and_reports_its_headline_metric(tmp_path, capsys):
+    out = tmp_path / "study"
+    assert main(["study", "--task", "classification", "--preset", "smoke", "--out", str(out), "--serial",
+                 "--no-progress", "--set", "image_size=16", "--set", "vae_epochs=3", "--set", "f_width=4"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["task"]["name"] == "classification" and summary["config"]["task"] == "classification"
+    assert summary["headline"]["metric"] == "accuracy" and summary["headline"]["lower_is_better"] is False
+    assert summary["panels"] == ["accuracy", "cross_entropy"] and "target_mse_kpa2" not in summary
+    final = summary["curves"]["random"]["accuracy"]["mean"][-1]
+    assert summary["headline"]["target"] == final and 0.0 <= final <= 1.0
+    assert set(summary["wilcoxon"]["gradient"]) == {"accuracy", "cross_entropy"}
+    report = (out / "report.md").read_text()
+    assert "Labels needed to reach the baseline's final accuracy" in report and "at or above the target" in report
+    assert "has a higher mean test accuracy at each of the three smallest sizes" in report
+    assert (out / "learning_curves.png").stat().st_size > 1000
+
+
+def test_a_study_on_the_default_task_keeps_its_digest():
+    import hashlib
+
+    from latentmine.study import preset
+
+    def digest_before_tasks(config):  # StudyConfig.digest as it was: no task field
+        data = {k: v for k, v in config.to_dict().items() if k not in ("strategies", "repeats", "task")}
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    for name in ("smoke", "default"):  # old study folders resume unchanged
+        assert preset(name).digest() == digest_before_tasks(preset(name))
+    other = preset("smoke").for_task("segmentation")
+    assert other.digest() != digest_before_tasks(other)
+    assert other.strategies == ("random", "gradient-nn") and other.loop["input_mode"] == "image"

@@ -14,6 +14,9 @@ def register(subparsers):
                     "are not recomputed.")
     parser.add_argument("--preset", default="default", help="smoke, default, full or paper (default: default)")
     parser.add_argument("--out", required=True, metavar="DIR", help="study folder (created or resumed)")
+    parser.add_argument("--task", default=None, metavar="NAME|MODULE:FACTORY",
+                        help="ivus-stress (default), segmentation, classification or your own MODULE:FACTORY; "
+                             "the task's strategies replace the default random,gradient")
     parser.add_argument("--strategies", metavar="A,B,...",
                         help="strategies to compare, random first (default: random,gradient); "
                              "also latent-random, gradient-nn, uncertainty, ensemble, coreset, lcmd, "
@@ -46,12 +49,15 @@ def study_config(args):
         overrides["strategies"] = args.strategies
     if args.repeats is not None:
         overrides["repeats"] = str(args.repeats)
-    return preset(args.preset).with_overrides(overrides)
+    config = preset(args.preset)
+    return (config.for_task(args.task) if args.task else config).with_overrides(overrides)
 
 
 def command_line(args) -> str:
     """The command that reproduces this run, as recorded in the report."""
     words = ["latentmine", "study", "--preset", args.preset, "--out", args.out]
+    if args.task:
+        words += ["--task", args.task]
     if args.strategies:
         words += ["--strategies", args.strategies]
     if args.repeats is not None:

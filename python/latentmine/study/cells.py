@@ -38,8 +38,9 @@ import numpy as np
 
 from ..parallel.threads import cap_threads
 from ..storage import atomic_write_bytes, atomic_write_json
-from .design import StudyConfig
-from .metrics import label_pss_mean, stress_metrics
+from ..tasks import DEFAULT_TASK
+from ..units import DEFAULT_PIXEL_SIZE_MM
+from .design import BASELINE, StudyConfig
 from .runner import cell_path, cohort_dir, cohort_marker, read_result, shared_dir
 
 COHORT_FILE = "cohort.npz"
@@ -54,35 +55,36 @@ def prepare_cohort(config: StudyConfig, cohort: int, out) -> None:
     Cohort ``i`` belongs to repeat ``i``; with ``config.shared_cohort`` only
     cohort 0 exists and every repeat uses it.
     """
-    from ..fea import Labeller
     from ..models import train_vae
-    from ..phantoms import generate
 
     cap_threads(config.threads)
+    task = config.study_task()
     seed, folder = config.repeat_seed(cohort), cohort_dir(out, cohort)
     began = perf_counter()
-    phantoms = generate(config.pool_size + config.validation_size + config.test_size,
-                        size=config.image_size, seed=seed)
-    order = np.random.default_rng(seed).permutation(len(phantoms.ids))
+    cohort_data = task.generate(config.pool_size + config.validation_size + config.test_size,
+                                config.image_size, seed)
+    order = np.random.default_rng(seed).permutation(len(cohort_data.ids))
     cuts = np.cumsum([config.pool_size, config.validation_size])
     parts = dict(zip(SPLITS, np.split(order, cuts)))
-    labeller = Labeller(phantoms.pixel_size_mm)
-    arrays = {"pixel_size_mm": np.float64(phantoms.pixel_size_mm)}
+    labeller = task.default_labeller(cohort_data)
+    pixel = getattr(cohort_data, "pixel_size_mm", None) or DEFAULT_PIXEL_SIZE_MM
+    arrays = {"pixel_size_mm": np.float64(pixel)}
     for split, index in parts.items():
-        arrays[f"{split}_images"] = phantoms.images[index]
-        arrays[f"{split}_masks"] = phantoms.masks[index]
-        arrays[f"{split}_ids"] = np.asarray(phantoms.ids)[index]
-        arrays[f"{split}_labels"], arrays[f"{split}_label_seconds"] = _label(labeller, phantoms.masks[index])
+        arrays[f"{split}_images"] = cohort_data.images[index]
+        arrays[f"{split}_masks"] = cohort_data.masks[index]
+        arrays[f"{split}_ids"] = np.asarray(cohort_data.ids)[index]
+        arrays[f"{split}_labels"], arrays[f"{split}_label_seconds"] = _label(
+            task, labeller, cohort_data.images[index], cohort_data.masks[index], arrays[f"{split}_ids"])
     start = perf_counter()
     vae = train_vae(arrays["pool_images"], arrays["pool_masks"], latent_dim=config.latent_dim,
                     width=config.vae_width, epochs=config.vae_epochs, seed=seed,
-                    out_dir=folder / "vae", progress=False)
+                    out_dir=folder / "vae", progress=False, mask_classes=task.vae_mask_classes)
     vae_seconds = perf_counter() - start
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(folder / COHORT_FILE, buffer.getvalue())
-    diagnostics = vae_diagnostics(vae, arrays["validation_images"], arrays["validation_masks"],
-                                  seed=seed, min_wall_px=int(config.loop.get("min_wall_px", 2)))
+    diagnostics = vae_diagnostics(vae, arrays["validation_images"], arrays["validation_masks"], seed=seed,
+                                  task=task, settings=loop_config(config, BASELINE, cohort))
     atomic_write_json(cohort_marker(out, cohort), {
         "config_digest": config.digest(), "cohort": cohort, "seed": seed, "diagnostics": diagnostics,
         "seconds": {"labels": float(sum(arrays[f"{s}_label_seconds"].sum() for s in SPLITS)),
@@ -90,61 +92,76 @@ def prepare_cohort(config: StudyConfig, cohort: int, out) -> None:
                     "total": perf_counter() - began}})
 
 
-def _label(labeller, masks) -> tuple:
-    """Labels and per-sample labelling seconds (the tool's own report when it gives one)."""
+def _label(task, labeller, images, masks, ids) -> tuple:
+    """Labels (called and checked as ``task`` says) and per-sample labelling seconds (the tool's own
+    report when it gives one)."""
     start = perf_counter()
-    labels = np.asarray(labeller(masks), np.float32)
+    labels = task.call_labeller(labeller, images, masks, [str(i) for i in ids])
     wall = (perf_counter() - start) / max(len(masks), 1)
     seconds = getattr(getattr(labeller, "last_result", None), "seconds", None)
     return labels, np.asarray(seconds if seconds is not None else np.full(len(masks), wall), np.float64)
 
 
 class PoolLabels:
-    """The labelling tool, replaying the cohort's stored labels for masks of the pool.
+    """The labelling tool, replaying the cohort's stored labels for samples of the pool.
 
     The tool is deterministic, so the label of a real pool sample is computed
     once per cohort (in :func:`prepare_cohort`) and replayed, with the seconds
-    it took, whenever a strategy acquires that sample; any other mask (a
+    it took, whenever a strategy acquires that sample; any other sample (a
     decoded one) goes to the tool. Label counts and labelling seconds are what
-    labelling every acquisition afresh would give.
+    labelling every acquisition afresh would give. Pool samples are recognised
+    by their mask for a tool called with masks alone (the IVUS task), else by id.
     """
 
-    def __init__(self, labeller, masks, labels, seconds):
-        self.labeller = labeller
+    def __init__(self, task, labeller, masks, ids, labels, seconds):
+        self.task, self.labeller = task, labeller
         self.version = getattr(labeller, "version", None) or type(labeller).__name__
-        self._known = {mask.tobytes(): i for i, mask in enumerate(masks)}
+        keys = masks if task.labeller_input == "masks" else ids
+        self._known = {self._key(key): i for i, key in enumerate(keys)}
         self._labels, self._seconds = labels, seconds
         self.last_result = None
 
-    def __call__(self, masks):
+    @staticmethod
+    def _key(value):
+        return value.tobytes() if isinstance(value, np.ndarray) else str(value)
+
+    def __call__(self, *samples):
+        images, masks, ids = (None, samples[0], None) if len(samples) == 1 else samples
         masks = np.asarray(masks)
-        found = np.array([self._known.get(mask.tobytes(), -1) for mask in masks], np.int64)
-        labels = np.empty(masks.shape, np.float32)
+        keys = masks if ids is None else ids
+        found = np.array([self._known.get(self._key(key), -1) for key in keys], np.int64)
+        labels = np.empty((len(masks),) + self._labels.shape[1:], self._labels.dtype)
         seconds = np.empty(len(masks), np.float64)
         hit, miss = found >= 0, np.flatnonzero(found < 0)
         labels[hit], seconds[hit] = self._labels[found[hit]], self._seconds[found[hit]]
         if miss.size:
-            labels[miss], seconds[miss] = _label(self.labeller, masks[miss])
+            labels[miss], seconds[miss] = _label(self.task, self.labeller,
+                                                 None if images is None else np.asarray(images)[miss],
+                                                 masks[miss], [ids[i] for i in miss] if ids else [""] * miss.size)
         self.last_result = SimpleNamespace(seconds=seconds)
         return labels
 
 
-def vae_diagnostics(vae, images, masks, *, seed: int, min_wall_px: int, n_prior: int = 64) -> dict:
+def vae_diagnostics(vae, images, masks, *, seed: int, task, settings, n_prior: int = 64) -> dict:
     """VAE quality on held-out pairs: reconstruction errors, and the validity gate's rejection
-    rate of their reconstructions and of ``n_prior`` samples ``G(z), z ~ N(0, I)``."""
+    rate (``task``'s gate under the loop ``settings``) of their reconstructions and of
+    ``n_prior`` samples ``G(z), z ~ N(0, I)``."""
     import torch
 
-    from ..loop import gate
     from ..models import decode_pairs
+    from ..sampling import Proposals
+
+    def gate(images_, masks_):
+        return task.passes(Proposals.make(images_, masks_, latent_dim=vae.latent_dim), settings)
 
     with torch.no_grad():
         mu, _ = vae.encode(torch.from_numpy(np.asarray(images, np.float32)),
                            torch.from_numpy(np.asarray(masks, np.int64)))
     rec_images, rec_masks = decode_pairs(vae, mu)
     prior = torch.randn(n_prior, vae.latent_dim, generator=torch.Generator().manual_seed(seed))
-    _, prior_masks = decode_pairs(vae, prior)
-    prior_passed, _ = gate(prior_masks.numpy(), min_wall_px)
-    rec_passed, _ = gate(rec_masks.numpy(), min_wall_px)
+    prior_images, prior_masks = decode_pairs(vae, prior)
+    prior_passed, _ = gate(prior_images.numpy(), prior_masks.numpy())
+    rec_passed, _ = gate(rec_images.numpy(), rec_masks.numpy())
     return {"vae_image_mse": float(np.mean((rec_images.numpy() - images) ** 2)),
             "vae_mask_error": float(np.mean(rec_masks.numpy() != masks)),
             "vae_reconstruction_rejection": float(1.0 - np.mean(rec_passed)),
@@ -167,12 +184,11 @@ def loop_config(config: StudyConfig, strategy: str, repeat: int):
         batch_size=config.batch_size, lr=config.learning_rate, schedule=config.f_schedule,
         weight_decay=config.f_weight_decay, augment=config.f_augment, eval_every=config.f_eval_every,
         patience=config.f_patience, width=config.f_width, seed=config.repeat_seed(repeat))
-    return LoopConfig.from_dict({**settings, **config.loop})
+    return config.study_task().configure(LoopConfig.from_dict({**settings, **config.loop}))
 
 
 def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     """Acquire with ``strategy`` in repeat ``repeat``, then score F at every size of the schedule."""
-    from ..fea import Labeller
     from ..loop import Samples, SuggestiveLoop
     from ..loop.rendering import with_cohort_renderer
     from ..models import load_vae
@@ -192,12 +208,16 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     settings = loop_config(config, strategy, repeat)
     run_dir = cell_path(out, strategy, repeat).with_suffix("")
     began = perf_counter()
-    labeller = PoolLabels(Labeller(float(data["pixel_size_mm"])), data["pool_masks"],
-                          data["pool_labels"], data["pool_label_seconds"])
+    task = config.study_task()
+    # The tool behind the replayed pool labels, for decoded samples (an oracle knows only the pool).
+    tool = task.default_labeller(SimpleNamespace(ids=splits["pool"].ids, truth=data["pool_labels"],
+                                                 pixel_size_mm=float(data["pixel_size_mm"])))
+    labeller = PoolLabels(task, tool, data["pool_masks"], splits["pool"].ids, data["pool_labels"],
+                          data["pool_label_seconds"])
     generator = with_cohort_renderer(load_vae(cohort_dir(out, cohort) / "vae" / VAE_CHECKPOINT), settings.render,
                                      settings.seed)
     loop = SuggestiveLoop(generator, labeller, pool=splits["pool"], test=splits["validation"],
-                          validation=splits["validation"], config=settings, run_dir=run_dir, plots=False)
+                          validation=splits["validation"], config=settings, run_dir=run_dir, plots=False, task=task)
     rows = loop.run(progress=False)
     acquisition_seconds = perf_counter() - began
     train, provenance = loop.train_set, loop.provenance
@@ -220,8 +240,7 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     atomic_write_json(cell_path(out, strategy, repeat), {
         "config_digest": config.digest(), "strategy": strategy, "repeat": repeat,
         "loop_config": settings.to_dict(), "points": points,
-        "test_pss_mean_kpa": label_pss_mean(splits["test"].labels, splits["test"].masks,
-                                            splits["test"].pixel_size_mm),
+        **_test_scale(task, splits["test"]),
         "acquisition_f_steps": [int(row.get("f_steps", 0)) for row in rows],
         "rounds": [{"labelled": row["n_train"],
                     "seconds": {"propose": row["t_propose"] + row["t_gate"], "label": row["label_seconds"],
@@ -250,8 +269,9 @@ def shared_point(config: StudyConfig, out, repeat: int, size: int, train, splits
     try:
         model, fit = train_fresh_target(config, repeat, size, train, splits["validation"], settings, generated)
         scores = {"iterations": fit.steps, "best_step": fit.best_step,
-                  **score(model, splits["test"], settings.label_scale),
-                  **{f"val_{k}": v for k, v in score(model, splits["validation"], settings.label_scale).items()}}
+                  **score(config.study_task(), model, splits["test"], settings),
+                  **{f"val_{k}": v for k, v in score(config.study_task(), model, splits["validation"],
+                                                     settings).items()}}
         atomic_write_json(path, {"config_digest": config.digest(), "scores": scores})
     finally:
         path.with_suffix(".lock").unlink(missing_ok=True)
@@ -291,25 +311,34 @@ def train_fresh_target(config: StudyConfig, repeat: int, size: int, train, valid
     """
     import torch
 
-    from ..loop import default_target
     from ..models import fit_target
 
+    task = config.study_task()
     seed = int(np.random.SeedSequence([config.repeat_seed(repeat), size]).generate_state(1)[0])
     torch.manual_seed(seed)
-    model = default_target(settings)
+    model = task.make_target(settings)
     # the loop's mixed-training settings (``loop.generated_share`` ...) apply to the scored F as well
     recipe = replace(config.recipe(), **settings.mixed_training())
     fit = fit_target(model, train.images[:size], train.masks[:size], train.labels[:size], recipe=recipe,
-                     seed=seed, validation=validation, label_scale=settings.label_scale,
+                     seed=seed, validation=validation, loss=task.make_loss(settings), label_scale=task.scale(settings),
                      generated=None if generated is None else np.asarray(generated[:size], bool))
     return model, fit
 
 
-def score(model, split, label_scale: float) -> dict:
+def _test_scale(task, test) -> dict:
+    """The stress task's test-split mean PSS (the scale of its PSS error); nothing for other tasks."""
+    if task.name != DEFAULT_TASK:
+        return {}
+    from .metrics import label_pss_mean
+
+    return {"test_pss_mean_kpa": label_pss_mean(test.labels, test.masks, test.pixel_size_mm)}
+
+
+def score(task, model, split, settings) -> dict:
+    """``task``'s study metrics of ``model`` on a labelled split."""
     from ..models import predict
 
-    return stress_metrics(predict(model, split.images, split.masks, label_scale=label_scale),
-                          split.labels, split.masks, pixel_size_mm=split.pixel_size_mm)
+    return task.metrics(predict(model, split.images, split.masks, label_scale=task.scale(settings)), split)
 
 
 def acquisition_diagnostics(rows: list, provenance: list) -> dict:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
 
 from ..models.recipe import FitRecipe
+from ..tasks import DEFAULT_TASK, load_task
 from ..tasks.stress_metrics import STRESS_METRIC_INFO
 
 BASELINE = "random"
@@ -97,6 +98,7 @@ class StudyConfig:
     latent_dim: int = 32
     threads: int = 1
     loop: Mapping = field(default_factory=dict)
+    task: str = DEFAULT_TASK
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -140,6 +142,16 @@ class StudyConfig:
         """The :class:`~latentmine.models.FitRecipe` of every F of this study."""
         return FitRecipe(**{mine: getattr(self, theirs) for mine, theirs in _RECIPE_FIELDS.items()})
 
+    def study_task(self):
+        """The :class:`~latentmine.tasks.Task` this study runs (``task`` is a name or ``MODULE:FACTORY``)."""
+        return load_task(self.task)
+
+    def for_task(self, spec: str) -> "StudyConfig":
+        """This study on task ``spec``: its required loop settings, and its strategies if these are the default."""
+        task = load_task(spec)
+        strategies = task.study_strategies if self.strategies == (BASELINE, METHOD) else self.strategies
+        return replace(self, task=spec, strategies=strategies, loop={**self.loop, **task.loop_settings})
+
     def repeat_seed(self, repeat: int) -> int:
         """The seed shared by every strategy in repeat ``repeat`` (acquisition draws, F init)."""
         return self.seed * 1000 + repeat
@@ -182,6 +194,8 @@ class StudyConfig:
     def digest(self) -> str:
         """A fingerprint of the experiment, ignoring which cells are run."""
         data = {k: v for k, v in self.to_dict().items() if k not in _GRID_FIELDS}
+        if data["task"] == DEFAULT_TASK:  # studies made before tasks existed keep their digest
+            del data["task"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: Mapping[str, str]) -> "StudyConfig":

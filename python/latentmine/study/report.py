@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from ..storage import atomic_write_text
-from .design import METRICS
+from .summary import headline_of, metric_info
 
 TABLE_METRICS = ("mse_kpa2", "mae_kpa", "rel_l2", "accuracy", "pss_abs_err_kpa", "label_seconds",
                  "wall_seconds")
@@ -54,24 +54,26 @@ def _verdict(s: dict) -> str:
     goal = s.get("goal")
     if goal is None:
         return ""
-    method, base = s["method"], s["baseline"]
+    method, base, head = s["method"], s["baseline"], headline_of(s)
+    unit = f" {head['unit']}" if head["unit"] else ""
     fraction = goal["fraction_of_labels"]
     reach = (f"needs {_num(s['labels_to_reach'][method]['labels'])} labels "
              f"({100 * fraction:.0f}% of the baseline's {s['sizes'][-1]})" if fraction is not None
              else f"never reaches it within {s['sizes'][-1]} labels")
-    mse = s["curves"]
+    mse, metric = s["curves"], head["metric"]
     beats = ", ".join(
-        f"{size}: {_num(mse[method]['mse_kpa2']['mean'][k])} vs {_num(mse[base]['mse_kpa2']['mean'][k])}"
+        f"{size}: {_num(mse[method][metric]['mean'][k])} vs {_num(mse[base][metric]['mean'][k])}"
         f" ({'better' if won else 'not better'})"
         for k, (size, won) in enumerate(zip(goal["smallest_sizes"], goal["beats_at_smallest"])))
     return "\n".join([
         "## Verdict", "",
         f"**Goal {'met' if goal['met'] else 'NOT met'}.** Goal: `{method}` reaches `{base}`'s final "
-        f"mean test MSE ({_num(s['target_mse_kpa2'])} kPa²) with at most "
-        f"{100 * goal['fraction_required']:.0f}% of its labels, and has a lower mean test MSE at each "
+        f"mean {head['name']} ({_num(head['target'])}{unit}) with at most "
+        f"{100 * goal['fraction_required']:.0f}% of its labels, and has a "
+        f"{'lower' if head['lower_is_better'] else 'higher'} mean {head['name']} at each "
         "of the three smallest sizes.", "",
         f"- Labels: `{method}` {reach}.",
-        f"- Smallest sizes, mean test MSE in kPa² (`{method}` vs `{base}`): {beats}."])
+        f"- Smallest sizes, mean {head['name']}{' in' + unit if unit else ''} (`{method}` vs `{base}`): {beats}."])
 
 
 def _quality(s: dict) -> str:
@@ -101,13 +103,14 @@ def _quality(s: dict) -> str:
 
 
 def _curves(s: dict) -> str:
-    names = list(s["curves"])
+    names, info = list(s["curves"]), metric_info(s)
     lines = ["## Learning curves", "", "![learning curves](learning_curves.png)", "",
              "Mean ± sample standard deviation over repeats, test split."]
-    for metric in TABLE_METRICS:
+    shown = list(TABLE_METRICS) + [m for m in info if m not in TABLE_METRICS]
+    for metric in shown:
         if metric not in s["curves"][names[0]]:
             continue
-        lines += ["", f"**{METRICS[metric][0]}**", "", "| size | " + " | ".join(names) + " |",
+        lines += ["", f"**{info[metric][0]}**", "", "| size | " + " | ".join(names) + " |",
                   "|---:|" + "---:|" * len(names)]
         for k, size in enumerate(s["sizes"]):
             cells = [f"{_num(s['curves'][n][metric]['mean'][k])} ± {_num(s['curves'][n][metric]['std'][k], 2)}"
@@ -117,10 +120,13 @@ def _curves(s: dict) -> str:
 
 
 def _labels(s: dict) -> str:
-    lines = ["## Labels needed to reach the baseline's final MSE", "",
-             f"Target: the `{s['baseline']}` baseline's mean test MSE at {s['sizes'][-1]} labels, "
-             f"{_num(s['target_mse_kpa2'])} kPa². Labels needed: the size from which a strategy's "
-             "mean curve stays at or below the target, interpolated linearly between schedule sizes; "
+    head = headline_of(s)
+    unit = f" {head['unit']}" if head["unit"] else ""
+    lines = [f"## Labels needed to reach the baseline's final {head['short']}", "",
+             f"Target: the `{s['baseline']}` baseline's mean {head['name']} at {s['sizes'][-1]} labels, "
+             f"{_num(head['target'])}{unit}. Labels needed: the size from which a strategy's "
+             f"mean curve stays at or {'below' if head['lower_is_better'] else 'above'} the target, "
+             "interpolated linearly between schedule sizes; "
              "per-repeat values use that repeat's own curves. *n/a*: not reached within the schedule.", "",
              "| strategy | labels (mean curve) | share of baseline labels | per repeat |",
              "|---|---:|---:|---|"]
@@ -138,7 +144,7 @@ def _auc(s: dict) -> str:
              "Trapezoidal area over the size axis divided by the size range (the curve's average "
              "level over the schedule), per repeat, then mean ± std. Lower is better for MSE, "
              "higher for accuracy.", "",
-             "| strategy | " + " | ".join(METRICS[m][0] for m in metrics) + " |",
+             "| strategy | " + " | ".join(metric_info(s)[m][0] for m in metrics) + " |",
              "|---|" + "---:|" * len(metrics)]
     for name, row in s["auc"].items():
         lines.append(f"| {name} | " + " | ".join(f"{_num(row[m]['mean'])} ± {_num(row[m]['std'], 2)}"
@@ -160,7 +166,7 @@ def _wilcoxon(s: dict) -> str:
              + " *wins*: repeats where the strategy is better (lower MSE, higher accuracy)."]
     for name, by_metric in s["wilcoxon"].items():
         for metric, tests in by_metric.items():
-            lines += ["", f"`{name}` vs `{s['baseline']}`, {METRICS[metric][0]}:", "",
+            lines += ["", f"`{name}` vs `{s['baseline']}`, {metric_info(s)[metric][0]}:", "",
                       "| size | median difference | wins | p |", "|---:|---:|---:|---:|"]
             for t in tests:
                 lines.append(f"| {t['size']} | {_num(t['median_difference'])} | {t['wins']}/{t['n']} | "

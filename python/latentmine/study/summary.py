@@ -15,12 +15,9 @@ import math
 import numpy as np
 
 from ..storage import atomic_write_text
-from .design import BASELINE, METHOD, METRICS, StudyConfig
+from .design import BASELINE, COST_METRICS, METHOD, METRICS, StudyConfig
 from .stats import area_under_curve, labels_to_reach, mean_std, paired_wilcoxon
 
-TARGET_METRIC = "mse_kpa2"
-TESTED_METRICS = ("mse_kpa2", "accuracy")
-AUC_METRICS = ("mse_kpa2", "accuracy")
 GOAL_FRACTION = 0.6
 GOAL_SMALLEST = 3
 
@@ -63,9 +60,15 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
     """Every number the report quotes, as JSON-ready data."""
     sizes = list(config.sizes)
     strategies = list(config.strategies)
-    data = {name: {m: curves(cells, name, m, sizes) for m in _metric_names(cells)} for name in strategies}
+    task = config.study_task()
+    info = {**task.metric_info, **COST_METRICS}
+    headline, lower = task.headline, info[task.headline][1]
+    panels = list(task.panels)  # tested, integrated and plotted
+    method = METHOD if METHOD in strategies else next((s for s in strategies if s != BASELINE), None)
+    data = {name: {m: curves(cells, name, m, sizes) for m in _metric_names(cells, info)} for name in strategies}
     summary = {"command": command, "config": config.to_dict(), "digest": config.digest(),
-               "sizes": sizes, "baseline": BASELINE, "method": METHOD,
+               "sizes": sizes, "baseline": BASELINE, "method": method, "task": task.describe(),
+               "metrics": {k: list(v) for k, v in info.items()}, "panels": panels,
                "curves": {}, "auc": {}, "wilcoxon": {}, "labels_to_reach": {},
                "timing": {}, "diagnostics": {}}
     for name in strategies:
@@ -75,7 +78,7 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
             summary["curves"][name][metric] = {"mean": mean.tolist(), "std": std.tolist(),
                                                "n": int(len(values))}
         summary["auc"][name] = {}
-        for metric in AUC_METRICS:
+        for metric in panels:
             per_repeat = [area_under_curve(sizes, row) for row in data[name][metric]]
             mean, std = mean_std(np.asarray(per_repeat)[:, None])
             summary["auc"][name][metric] = {"mean": float(mean[0]), "std": float(std[0]),
@@ -86,14 +89,17 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
         if loop:  # the acquisition settings, the same in every repeat but for the seed
             summary.setdefault("loop_config", {})[name] = {k: v for k, v in loop.items() if k != "seed"}
 
-    baseline_final = data[BASELINE][TARGET_METRIC][:, -1]
+    baseline_final = data[BASELINE][headline][:, -1]
     target = float(baseline_final.mean())
-    summary["target_mse_kpa2"] = target
+    summary["headline"] = {"metric": headline, "label": info[headline][0], "lower_is_better": lower,
+                           "target": target}
+    if headline == "mse_kpa2":  # the key every stress study has carried
+        summary["target_mse_kpa2"] = target
     for name in strategies:
-        mean_curve = data[name][TARGET_METRIC].mean(axis=0)
-        labels = labels_to_reach(sizes, mean_curve, target)
-        per_repeat = [labels_to_reach(sizes, row, goal)
-                      for row, goal in zip(data[name][TARGET_METRIC], baseline_final)]
+        mean_curve = data[name][headline].mean(axis=0)
+        labels = labels_to_reach(sizes, mean_curve, target, lower_is_better=lower)
+        per_repeat = [labels_to_reach(sizes, row, goal, lower_is_better=lower)
+                      for row, goal in zip(data[name][headline], baseline_final)]
         summary["labels_to_reach"][name] = {
             "labels": labels, "fraction_of_baseline": None if labels is None else labels / sizes[-1],
             "per_repeat": per_repeat}
@@ -101,11 +107,11 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
             summary["wilcoxon"][name] = {
                 metric: [{"size": size, **paired_wilcoxon(data[name][metric][:, k],
                                                           data[BASELINE][metric][:, k],
-                                                          lower_is_better=METRICS[metric][1])}
+                                                          lower_is_better=info[metric][1])}
                          for k, size in enumerate(sizes)]
-                for metric in TESTED_METRICS}
-    if METHOD in strategies:
-        summary["goal"] = _goal(summary, sizes)
+                for metric in panels}
+    if method is not None:
+        summary["goal"] = _goal(summary, sizes, method)
     summary.update(_training_and_quality(cells, data, sizes))
     return _finite(summary)
 
@@ -127,7 +133,9 @@ def _training_and_quality(cells: list, data: dict, sizes: list) -> dict:
     by_repeat = {int(c["repeat"]): float(c["test_pss_mean_kpa"]) for c in cells if "test_pss_mean_kpa" in c}
     pss = {"per_repeat": [by_repeat[r] for r in sorted(by_repeat)],
            "mean": float(np.mean(list(by_repeat.values()))) if by_repeat else None}
-    mse = data[BASELINE][TARGET_METRIC].mean(axis=0)
+    if "mse_kpa2" not in data[BASELINE]:  # the stress task's quality check
+        return {"steps_per_size": steps}
+    mse = data[BASELINE]["mse_kpa2"].mean(axis=0)
     quality = {"sizes": [sizes[0], sizes[-1]], "mse_kpa2": [float(mse[0]), float(mse[-1])],
                "slope_kpa2_per_label": (float(mse[-1] - mse[0]) / (sizes[-1] - sizes[0])
                                         if len(sizes) > 1 else None)}
@@ -138,10 +146,24 @@ def _training_and_quality(cells: list, data: dict, sizes: list) -> dict:
     return {"steps_per_size": steps, "test_pss_mean_kpa": pss, "baseline_quality": quality}
 
 
-def _metric_names(cells: list) -> list:
+def _metric_names(cells: list, info: dict) -> list:
     names = set.intersection(*({k for p in c["points"] for k in p if k != "size"} for c in cells))
-    return sorted(names, key=lambda m: (m.startswith("val_"), list(METRICS).index(m.removeprefix("val_"))
-                                        if m.removeprefix("val_") in METRICS else len(METRICS), m))
+    return sorted(names, key=lambda m: (m.startswith("val_"), list(info).index(m.removeprefix("val_"))
+                                        if m.removeprefix("val_") in info else len(info), m))
+
+
+def metric_info(summary: dict) -> dict:
+    """``name -> (label, lower is better)`` of a summary's metrics (stress metrics for summaries
+    written before tasks existed)."""
+    return {k: tuple(v) for k, v in summary.get("metrics", METRICS).items()}
+
+
+def headline_of(summary: dict) -> dict:
+    """The summary's headline metric: ``metric``, ``label``, ``short`` name, ``unit``, ``lower_is_better``, ``target``."""
+    head = summary.get("headline") or {"metric": "mse_kpa2", "label": METRICS["mse_kpa2"][0],
+                                       "lower_is_better": True, "target": summary.get("target_mse_kpa2")}
+    name, _, unit = head["label"].partition(" (")
+    return {**head, "short": name.removeprefix("test "), "name": name, "unit": unit.rstrip(")")}
 
 
 def _timing(cells) -> dict:
@@ -167,13 +189,15 @@ def _diagnostics(cells) -> dict:
     return {k: {"mean": float(np.mean(v)), "std": float(np.std(v))} for k, v in sorted(values.items())}
 
 
-def _goal(summary: dict, sizes: list) -> dict:
-    """The issue's success criterion for the method against the random baseline."""
-    fraction = summary["labels_to_reach"][METHOD]["fraction_of_baseline"]
-    method = summary["curves"][METHOD][TARGET_METRIC]["mean"]
-    baseline = summary["curves"][BASELINE][TARGET_METRIC]["mean"]
+def _goal(summary: dict, sizes: list, method_name: str) -> dict:
+    """The issue's success criterion for the method against the random baseline, on the headline metric."""
+    head = summary["headline"]
+    fraction = summary["labels_to_reach"][method_name]["fraction_of_baseline"]
+    method = summary["curves"][method_name][head["metric"]]["mean"]
+    baseline = summary["curves"][BASELINE][head["metric"]]["mean"]
     smallest = sizes[:GOAL_SMALLEST]
-    beats = [bool(method[k] < baseline[k]) for k in range(len(smallest))]
+    beats = [bool(method[k] < baseline[k] if head["lower_is_better"] else method[k] > baseline[k])
+             for k in range(len(smallest))]
     fraction_ok = fraction is not None and fraction <= GOAL_FRACTION
     return {"fraction_of_labels": fraction, "fraction_required": GOAL_FRACTION,
             "fraction_ok": fraction_ok, "smallest_sizes": smallest, "beats_at_smallest": beats,

@@ -191,9 +191,9 @@ class Task:
 
     def call_labeller(self, labeller, images, masks, ids) -> np.ndarray:
         """Label samples with ``labeller`` as this task calls it, checked by :meth:`check_labels`."""
-        images, masks = np.asarray(images), np.asarray(masks)
-        out = labeller(masks) if self.labeller_input == "masks" else labeller(images, masks, list(ids))
-        return self.check_labels(out, len(images), images.shape[1:])
+        masks = np.asarray(masks)
+        out = labeller(masks) if self.labeller_input == "masks" else labeller(np.asarray(images), masks, list(ids))
+        return self.check_labels(out, len(masks), masks.shape[1:])
 
     def evaluate(self, pred, samples) -> dict:
         """The loop's metrics of predictions ``pred`` on labelled ``samples``."""
