@@ -4,7 +4,7 @@ import pytest
 import torch
 from loop_toys import ToyLabeller, pool_and_test, trained_vae
 
-from latentmine import sampling
+from latentmine import sampling, tasks
 from latentmine.labels import Label
 from latentmine.loop import LoopConfig, SuggestiveLoop
 from latentmine.models import StressUNet, WeightedMSE, fit_target
@@ -13,6 +13,7 @@ from latentmine.sampling import (Context, disagreement, get_strategy, k_centre, 
 from latentmine.sampling.typiclust import kmeans, typicality
 
 torch.set_num_threads(1)
+STRESS = tasks.get_task("ivus-stress")
 PEERS = ("ensemble", "coreset", "lcmd", "typiclust")
 FAST = dict(width=8, levels=2, ensemble_members=3, ensemble_steps=4, batch_size=4, candidates=None)
 
@@ -27,7 +28,8 @@ def context(n_train=8, **options):
     available = np.ones(len(pool), bool)
     available[:n_train] = False
     return Context(trained_vae(), target, WeightedMSE(), config.label_scale, pool.images, pool.masks, pool.ids,
-                   available, pool.images[:n_train], pool.masks[:n_train], labels, pool.ids[:n_train], config)
+                   available, pool.images[:n_train], pool.masks[:n_train], labels, pool.ids[:n_train], config,
+                   task=STRESS)
 
 
 def test_coreset_picks_the_hand_computed_farthest_point_sequence():
@@ -86,8 +88,8 @@ def test_ensemble_disagreement_is_the_material_variance_or_the_pss_variance():
     differ = np.stack([np.zeros((4, 4)), np.ones((4, 4)), 2 * np.ones((4, 4))])
     differ[:, 3, :] = 100.0  # outside the material: never counts
     predictions = np.stack([agree, differ], axis=1)  # (M=3, N=2, 4, 4)
-    np.testing.assert_allclose(disagreement(predictions, masks, "material"), [0.0, 2 / 3])
-    np.testing.assert_allclose(disagreement(predictions, masks, "pss"), [0.0, 2 / 3], rtol=1e-6)
+    np.testing.assert_allclose(disagreement(predictions, masks, "material", STRESS), [0.0, 2 / 3])
+    np.testing.assert_allclose(disagreement(predictions, masks, "pss", STRESS), [0.0, 2 / 3], rtol=1e-6)
 
 
 class Gain(torch.nn.Module):
@@ -120,7 +122,7 @@ def test_the_rounds_ensemble_has_independent_members_and_serves_uncertainty():
     weights = [ensemble.member(m).head.weight for m in range(3)]
     assert not torch.allclose(weights[0], weights[1])  # independently initialised
     assert sampling.round_ensemble(ctx) is ensemble  # trained once per round
-    scores = disagreement(ensemble.predict(ctx.pool_images, ctx.pool_masks), ctx.pool_masks, "material")
+    scores = disagreement(ensemble.predict(ctx.pool_images, ctx.pool_masks), ctx.pool_masks, "material", STRESS)
     assert np.isfinite(scores).all() and (scores > 0).all()
     chosen = get_strategy("uncertainty").propose(ctx, 2, np.random.default_rng(0)).pool_index
     variance = ensemble.predict(ctx.pool_images, ctx.pool_masks).var(axis=0).reshape(40, -1).mean(1)

@@ -49,14 +49,14 @@ def study_config(args):
         overrides["strategies"] = args.strategies
     if args.repeats is not None:
         overrides["repeats"] = str(args.repeats)
-    config = preset(args.preset)
-    return (config.for_task(args.task) if args.task else config).with_overrides(overrides)
+    config, task = preset(args.preset), getattr(args, "task", None)
+    return (config.for_task(task) if task else config).with_overrides(overrides)
 
 
 def command_line(args) -> str:
     """The command that reproduces this run, as recorded in the report."""
     words = ["latentmine", "study", "--preset", args.preset, "--out", args.out]
-    if args.task:
+    if getattr(args, "task", None):
         words += ["--task", args.task]
     if args.strategies:
         words += ["--strategies", args.strategies]

@@ -7,11 +7,12 @@ the labelled set, ``options.ensemble_steps`` Adam steps each, all members in
 one batched model (:mod:`latentmine.models.ensemble`). The score of a pool
 sample (``options.ensemble_score``):
 
-* ``"material"`` (default): the variance across members of the predicted
-  stress, per pixel, averaged over the sample's material pixels
-  (:data:`latentmine.labels.TISSUES`);
-* ``"pss"``: the variance across members of the predicted plaque structural
-  stress (:func:`latentmine.fea.pss.plaque_structural_stress_batch`).
+* ``"mean"``: the variance across members, per output element, averaged over
+  the sample (any task);
+* a score of the task (``ctx.task.uncertainty_scores``); the IVUS stress task
+  has ``"material"`` (default: the variance of the predicted stress averaged
+  over the material pixels) and ``"pss"`` (the variance of the predicted plaque
+  structural stress), see :mod:`latentmine.tasks.stress_metrics`.
 
 The ensemble of a round is trained once and kept in ``ctx.cache``, so that
 gate replacements, ``uncertainty`` with ``uncertainty_estimator="ensemble"``
@@ -22,15 +23,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fea.pss import plaque_structural_stress_batch
-from ..labels import TISSUES
 from ..models.ensemble import TargetEnsemble, train_ensemble
-from ..units import DEFAULT_PIXEL_SIZE_MM
 from .base import Context, Proposals, register_strategy
 from .pool import candidates
 from .simple import real_samples
 
-ENSEMBLE_SCORES = ("material", "pss")
+ENSEMBLE_SCORES = ("material", "pss", "mean")
 
 
 def round_ensemble(ctx: Context) -> TargetEnsemble:
@@ -52,18 +50,15 @@ def round_ensemble(ctx: Context) -> TargetEnsemble:
     return ctx.cache[key]
 
 
-def disagreement(predictions: np.ndarray, masks: np.ndarray, score: str = "material") -> np.ndarray:
-    """Score ``(N,)`` of member predictions ``(M, N, H, W)`` on masks ``(N, H, W)`` (see the module doc)."""
-    if score == "material":
-        material = np.isin(masks, np.asarray(TISSUES, masks.dtype))
-        variance = predictions.var(axis=0)
-        return (variance * material).reshape(len(masks), -1).sum(1) / np.maximum(material.reshape(len(masks), -1)
-                                                                                 .sum(1), 1)
-    if score == "pss":
-        # PSS is defined in pixel steps from the lumen; the pixel size is only checked, so the default serves
-        peaks = [plaque_structural_stress_batch(member, masks, DEFAULT_PIXEL_SIZE_MM) for member in predictions]
-        return np.var(peaks, axis=0)
-    raise ValueError(f"ensemble_score must be one of {ENSEMBLE_SCORES}, got {score!r}")
+def disagreement(predictions: np.ndarray, masks: np.ndarray, score: str, task) -> np.ndarray:
+    """Score ``(N,)`` of member predictions ``(M, N, ...)`` on masks ``(N, H, W)`` (see the module doc)."""
+    if score == "mean":
+        return predictions.var(axis=0).reshape(len(masks), -1).mean(1)
+    scores = getattr(task, "uncertainty_scores", None) or {}
+    if score not in scores:
+        raise ValueError(f"ensemble_score {score!r} is not a score of task {getattr(task, 'name', task)!r}; "
+                         f"choose from {', '.join(['mean', *scores])}")
+    return np.asarray(scores[score](predictions, masks))
 
 
 def scored_subset(ctx: Context, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -85,5 +80,5 @@ class EnsembleDisagreement:
         rows = scored_subset(ctx, k, rng)
         predictions = round_ensemble(ctx).predict(ctx.pool_images[rows], ctx.pool_masks[rows],
                                                   label_scale=ctx.label_scale)
-        score = disagreement(predictions, ctx.pool_masks[rows], ctx.options.ensemble_score)
+        score = disagreement(predictions, ctx.pool_masks[rows], ctx.options.ensemble_score, ctx.task)
         return real_samples(ctx, rows[np.argsort(-score, kind="stable")[:k]])

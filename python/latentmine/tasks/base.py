@@ -93,6 +93,9 @@ class Task:
     panels, loop_panels : tuple
         Metrics plotted by the study's learning-curve figure and by a run's
         ``plots/learning_curve.png`` (default: the headline).
+    uncertainty_scores : dict
+        ``name -> score(predictions (M, N, ...), masks) -> (N,)``: how much an ensemble's
+        members disagree on a sample, for ``LoopConfig.ensemble_score`` (besides "mean").
     label_title, label_cmap : str
         Title and matplotlib colour map of map labels in a run's figures of acquired samples.
     about : str
@@ -119,6 +122,7 @@ class Task:
     panels: tuple = ()
     loop_metrics: Callable | None = None
     loop_panels: tuple = ()
+    uncertainty_scores: dict = field(default_factory=dict)
     label_title: str = "label"
     label_cmap: str = "viridis"
     about: str = ""

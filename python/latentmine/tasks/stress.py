@@ -25,7 +25,7 @@ from ..models.target import StressUNet
 from ..units import DEFAULT_PIXEL_SIZE_MM
 from .base import Task, register_task
 from .ivus_gate import gate
-from .stress_metrics import STRESS_METRIC_INFO, loop_stress_metrics, stress_metrics_of
+from .stress_metrics import STRESS_METRIC_INFO, STRESS_UNCERTAINTY, loop_stress_metrics, stress_metrics_of
 
 NAME = "ivus-stress"
 HARD_CASE = "ivus-stress-hard-case"
@@ -65,6 +65,7 @@ def ivus_stress() -> Task:
                 default_labeller=_fe_labeller, gate=_gate, generate=_phantoms,
                 study_strategies=("random", "gradient"), panels=("mse_kpa2", "accuracy"),
                 loop_panels=("mae", "pss_error"), label_title="stress (kPa)", label_cmap="magma",
+                uncertainty_scores=STRESS_UNCERTAINTY,
                 about="IVUS frame -> finite-element stress map (kPa)")
 
 

@@ -102,3 +102,22 @@ def stress_metrics(pred, labels, masks, *, pixel_size_mm: float, tolerance: floa
             "pss_abs_err_kpa": float(np.mean(np.abs(pss_pred - pss_true))),
             "top_pss_abs_err_kpa": float(np.mean(np.abs(pss_pred - pss_true)[top])),
             "top_mse_kpa2": float(np.mean(error[top] ** 2))}
+
+
+def material_variance(predictions, masks) -> np.ndarray:
+    """Per sample, the variance across members ``(M, N, H, W)`` of the stress, averaged over material pixels."""
+    material = np.isin(masks, np.asarray(TISSUES, np.asarray(masks).dtype))
+    variance = np.asarray(predictions).var(axis=0)
+    return (variance * material).reshape(len(masks), -1).sum(1) / np.maximum(material.reshape(len(masks), -1)
+                                                                             .sum(1), 1)
+
+
+def pss_variance(predictions, masks) -> np.ndarray:
+    """Per sample, the variance across members ``(M, N, H, W)`` of the predicted plaque structural stress."""
+    # PSS is defined in pixel steps from the lumen; the pixel size is only checked, so the default serves
+    peaks = [plaque_structural_stress_batch(member, masks, DEFAULT_PIXEL_SIZE_MM) for member in predictions]
+    return np.var(peaks, axis=0)
+
+
+#: The stress task's ensemble-disagreement scores (``LoopConfig.ensemble_score``).
+STRESS_UNCERTAINTY = {"material": material_variance, "pss": pss_variance}
