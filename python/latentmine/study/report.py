@@ -6,9 +6,6 @@ import json
 from ..storage import atomic_write_text
 from .summary import headline_of, metric_info
 
-TABLE_METRICS = ("mse_kpa2", "mae_kpa", "rel_l2", "accuracy", "pss_abs_err_kpa", "label_seconds",
-                 "wall_seconds")
-
 
 def render_report(summary: dict) -> str:
     """Markdown text of the report; every number comes from ``summary``."""
@@ -106,8 +103,7 @@ def _curves(s: dict) -> str:
     names, info = list(s["curves"]), metric_info(s)
     lines = ["## Learning curves", "", "![learning curves](learning_curves.png)", "",
              "Mean ± sample standard deviation over repeats, test split."]
-    shown = list(TABLE_METRICS) + [m for m in info if m not in TABLE_METRICS]
-    for metric in shown:
+    for metric in info:  # the task's metrics in its order, then the costs
         if metric not in s["curves"][names[0]]:
             continue
         lines += ["", f"**{info[metric][0]}**", "", "| size | " + " | ".join(names) + " |",
