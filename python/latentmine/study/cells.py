@@ -113,7 +113,10 @@ class PoolLabels:
     by their mask for a tool called with masks alone (the IVUS task), else by id.
     """
 
-    def __init__(self, task, labeller, masks, ids, labels, seconds):
+    def __init__(self, labeller, masks, labels, seconds, *, task=None, ids=None):
+        from ..tasks import DEFAULT_TASK, load_task
+
+        task = load_task(DEFAULT_TASK if task is None else task)
         self.task, self.labeller = task, labeller
         self.version = getattr(labeller, "version", None) or type(labeller).__name__
         keys = masks if task.labeller_input == "masks" else ids
@@ -212,8 +215,8 @@ def run_cell(config: StudyConfig, strategy: str, repeat: int, out) -> None:
     # The tool behind the replayed pool labels, for decoded samples (an oracle knows only the pool).
     tool = task.default_labeller(SimpleNamespace(ids=splits["pool"].ids, truth=data["pool_labels"],
                                                  pixel_size_mm=float(data["pixel_size_mm"])))
-    labeller = PoolLabels(task, tool, data["pool_masks"], splits["pool"].ids, data["pool_labels"],
-                          data["pool_label_seconds"])
+    labeller = PoolLabels(tool, data["pool_masks"], data["pool_labels"], data["pool_label_seconds"], task=task,
+                          ids=splits["pool"].ids)
     generator = with_cohort_renderer(load_vae(cohort_dir(out, cohort) / "vae" / VAE_CHECKPOINT), settings.render,
                                      settings.seed)
     loop = SuggestiveLoop(generator, labeller, pool=splits["pool"], test=splits["validation"],
