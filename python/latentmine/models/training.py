@@ -210,7 +210,11 @@ def _train_step(model, loss, optimiser, recipe, generator, inputs, targets, mask
     model.train()
     x, y, mb = inputs[index], targets[index], masks[index]
     if recipe.augment == "d4":
-        x, y, mb = d4_batch(torch.randint(D4_ORDER, (len(index),), generator=generator), x, y, mb)
+        elements = torch.randint(D4_ORDER, (len(index),), generator=generator)
+        if y.dim() == x.dim() - 1:  # a label map turns with the image
+            x, y, mb = d4_batch(elements, x, y, mb)
+        else:  # a per-sample label (class, vector) is taken to be invariant under D4
+            x, mb = d4_batch(elements, x, mb)
     device = device_of(model)
     value = (loss(model(x.to(device)), y.to(device), mb.to(device)) * weights[index].to(device)).mean()
     optimiser.zero_grad()
