@@ -112,6 +112,20 @@ def test_schedules_peak_at_lr_and_anneal(schedule):
     assert rates[-1] < 0.01 * 0.01
 
 
+@pytest.mark.parametrize("steps", range(1, 9))
+def test_onecycle_runs_for_every_short_budget(steps):
+    """OneCycleLR divides by its warm-up length in steps, which is 0 at 3 steps with a 25% warm-up."""
+    recipe = FitRecipe(max_steps=steps, lr=0.01, schedule="onecycle")
+    optimiser = recipe.optimiser([nn.Parameter(torch.zeros(()))])
+    scheduler = recipe.scheduler(optimiser)
+    rates = []
+    for _ in range(steps):
+        optimiser.step()
+        scheduler.step()
+        rates.append(optimiser.param_groups[0]["lr"])
+    assert all(0 < rate <= 0.01 * (1 + 1e-9) for rate in rates)
+
+
 @pytest.mark.parametrize("field, value", [("max_steps", 0), ("batch_size", -1), ("lr", 0.0), ("lr", float("nan")),
                                           ("schedule", "linear"), ("weight_decay", -1e-4), ("augment", "flip"),
                                           ("eval_every", 0), ("patience", 1.5)])

@@ -119,8 +119,12 @@ class FitRecipe:
     def scheduler(self, optimiser: torch.optim.Optimizer):
         """The learning-rate scheduler over ``max_steps`` steps (stepped once per optimiser step)."""
         if self.schedule == "onecycle":
-            return torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=self.max_steps + 1,
-                                                       pct_start=_WARM_UP)
+            total = self.max_steps + 1
+            # OneCycleLR divides by the warm-up's length in steps, pct_start * total - 1,
+            # which is 0 for total = 4: halve the warm-up there (it then lasts no step).
+            warm_up = _WARM_UP if abs(_WARM_UP * total - 1) > 1e-9 else _WARM_UP / 2
+            return torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=self.lr, total_steps=total,
+                                                       pct_start=warm_up)
         if self.schedule == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=self.max_steps)
         return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda _: 1.0)
