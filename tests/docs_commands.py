@@ -34,10 +34,12 @@ command                                     runs as
 ``latentmine label``                        ``--size 64`` (the built-in example; given masks
                                             keep theirs)
 ``latentmine train-vae``                    ``--epochs 1``
-``latentmine run`` (new run)                ``--rounds 1 --per-round 2 --initial 2 --epochs 1``
+``latentmine run`` (new run)                ``--rounds 1 --per-round 1 --initial 1 --epochs 1
+                                            --strategy random --set initial_strategy=random``
+                                            (a one-epoch VAE decodes no valid mask)
 ``latentmine run --resume``                 ``--rounds 2`` (one more round)
-``latentmine demo``                         a 16-frame pool, 8 test frames, one round of 2,
-                                            one epoch each
+``latentmine demo``                         its own pool and VAE, 8 test frames, one round
+                                            of 4, one F epoch
 ``latentmine study``                        ``--dry-run`` (settings checked, cells listed)
 ``latentmine ingest``                       ``--help`` (needs labels a person wrote)
 ``dask ...``                                ``dask SUBCOMMAND --help`` (a scheduler and workers
@@ -69,10 +71,15 @@ LATENTMINE = {
     "phantoms": ["--n", "4", "--size", "64"],
     "label": ["--size", "64"],
     "train-vae": ["--epochs", "1"],
-    "run": ["--rounds", "1", "--per-round", "2", "--initial", "2", "--epochs", "1"],
+    # A one-epoch VAE of a 4-frame pool decodes no mask the FE gate accepts, and the loop refuses
+    # to starve: the cheap variant acquires real samples (the random baseline) instead, one a
+    # round, so that the 4-frame pool still has samples for the suggest command after a resume.
+    "run": ["--rounds", "1", "--per-round", "1", "--initial", "1", "--epochs", "1", "--strategy", "random",
+            "--set", "initial_strategy=random"],
     "run --resume": ["--rounds", "2"],
-    "demo": ["--pool", "16", "--test", "8", "--rounds", "1", "--per-round", "2", "--vae-epochs", "1",
-             "--epochs", "1"],
+    # The demo's own VAE (default pool and epochs): a barely trained one decodes no valid mask,
+    # and the gradient rounds would starve.
+    "demo": ["--test", "8", "--rounds", "1", "--per-round", "4", "--epochs", "1"],
     "study": ["--dry-run"],
 }
 #: ``latentmine`` subcommands replaced by their ``--help``.
