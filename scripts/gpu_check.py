@@ -164,7 +164,9 @@ def loop_round(path: Path, dry_run: bool) -> None:
     vae = models.train_vae(pool.images, pool.masks, latent_dim=16, width=8, epochs=epochs, progress=False,
                            device=device)
     timings["vae_s"] = time.perf_counter() - started
-    config = loop.LoopConfig(strategy="gradient", rounds=1, per_round=8, initial=8, initial_strategy="random",
+    # gradient-nn: the latent step through G and F on the device, labelling real samples, so a
+    # briefly trained VAE cannot starve the round (the loop refuses to train on nothing).
+    config = loop.LoopConfig(strategy="gradient-nn", rounds=1, per_round=8, initial=8, initial_strategy="random",
                              epochs=epochs, width=8, step_size=0.5, seed=0, device=device)
     started = time.perf_counter()
     run = loop.SuggestiveLoop(vae, Labeller(cohort.pixel_size_mm, device=device), pool=pool, test=test,

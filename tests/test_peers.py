@@ -7,7 +7,7 @@ from loop_toys import ToyLabeller, pool_and_test, trained_vae
 from latentmine import sampling, tasks
 from latentmine.labels import Label
 from latentmine.loop import LoopConfig, SuggestiveLoop
-from latentmine.models import StressUNet, WeightedMSE, fit_target
+from latentmine.models import FitRecipe, StressUNet, WeightedMSE, fit_target
 from latentmine.sampling import (Context, disagreement, get_strategy, k_centre, largest_cluster_max_distance,
                                  typical_picks)
 from latentmine.sampling.typiclust import kmeans, typicality
@@ -23,7 +23,8 @@ def context(n_train=8, **options):
     pool, _ = pool_and_test()
     labels = ToyLabeller()(pool.masks[:n_train])
     target = StressUNet("image", width=8, levels=2)
-    fit_target(target, pool.images[:n_train], pool.masks[:n_train], labels, epochs=2, batch_size=4, lr=1e-3, seed=0)
+    fit_target(target, pool.images[:n_train], pool.masks[:n_train], labels,
+               recipe=FitRecipe(max_steps=2 * -(-n_train // 4), batch_size=4, lr=1e-3), seed=0)
     config = LoopConfig(**{**FAST, **options})
     available = np.ones(len(pool), bool)
     available[:n_train] = False
