@@ -11,4 +11,5 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 python=.venv/bin/python
 [[ -x "$python" ]] || python=$(command -v python3)
-PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" exec "$python" scripts/gpu_check.py "$@"
+# The parts import the built working tree when the build put its modules there, else the installed package.
+exec "$python" scripts/gpu_check.py "$@"

@@ -55,6 +55,9 @@ def device_record(dry_run: bool) -> dict:
     record = {"dry_run": dry_run, "commit": _git("rev-parse", "HEAD"), "tree_clean": _git("status", "--porcelain") == ""}
     if dry_run:
         return {**record, "name": "cpu (dry run: CPU twins of the CUDA kernels)"}
+    source = str(ROOT / "python")
+    if "PYTHONPATH" in package_env({}) and source not in sys.path:  # the build part's modules
+        sys.path.insert(0, source)
     from latentmine import backend
     module = backend.cuda_module()
     count, error = backend.cuda_device_status()
@@ -107,10 +110,21 @@ def _run(name, command, env, log_dir, limit):
     return status, time.monotonic() - started, tail[0][:70] if tail else ""
 
 
+def package_env(env: dict) -> dict:
+    """``env`` with the working tree's package first on the path when a developer build put its
+    native modules there (the device run's build part does); otherwise the installed package.
+
+    A source tree without ``_core`` would shadow the installed package and fail to import, which
+    is what a dry run in a clean clone (CI) meets.
+    """
+    if any((ROOT / "python" / "latentmine").glob("_core*.so")):
+        return {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "python"), env.get("PYTHONPATH")]))}
+    return env
+
+
 def run_parts(out: Path, logs: Path, dry_run: bool) -> list:
     python = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "python"), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "")}
-    env = {k: v for k, v in env.items() if v != ""}
+    env = {k: v for k, v in os.environ.items() if v != ""}
     if dry_run:
         env["LATENTMINE_GPU_DRY_RUN"] = "1"
     build = (["true"] if dry_run else ["bash", "scripts/dev-build.sh"])
@@ -131,7 +145,8 @@ def run_parts(out: Path, logs: Path, dry_run: bool) -> list:
     results, unused = [], 0.0
     for name, command, part_env in parts:
         limit = DRY_RUN_LIMIT if dry_run else LIMITS[name] + unused
-        status, seconds, tail = _run(name, command, part_env, logs, limit)
+        # The environment is settled per part: the build part may have just made the native modules.
+        status, seconds, tail = _run(name, command, package_env(part_env), logs, limit)
         unused = max(0.0, limit - seconds)
         if dry_run and name == "build":
             status, tail = "skip", "dry run: no CUDA build"

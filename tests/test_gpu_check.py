@@ -42,3 +42,12 @@ def test_without_a_device_it_says_so_in_one_line_and_exits_0(monkeypatch, capsys
 def test_the_device_budget_fits_five_minutes():
     assert sum(gpu_check.LIMITS.values()) <= 290
     assert gpu_check.gpu_test_files() == ["tests/test_fea_gpu_device.py", "tests/test_loop.py", "tests/test_ops.py"]
+
+
+def test_parts_import_the_source_tree_only_where_a_build_put_the_native_modules_there(monkeypatch, tmp_path):
+    (tmp_path / "python" / "latentmine").mkdir(parents=True)
+    monkeypatch.setattr(gpu_check, "ROOT", tmp_path)
+    assert "PYTHONPATH" not in gpu_check.package_env({"A": "1"})  # a clean clone: the installed package
+    (tmp_path / "python" / "latentmine" / "_core.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    env = gpu_check.package_env({"PYTHONPATH": "/elsewhere"})
+    assert env["PYTHONPATH"].split(":") == [str(tmp_path / "python"), "/elsewhere"]
