@@ -75,8 +75,18 @@ def test_budgets_in_samples_and_labeller_seconds_stop_the_run(tmp_path):
     assert [row["n_train"] for row in rows] == [4] and rows[0]["label_seconds"] > 1e-9
 
 
+def test_the_first_f_trains_its_fresh_budget_and_warm_rounds_their_own(tmp_path):
+    rows = make(tmp_path, strategy="uncertainty", fit_steps=2, fresh_fit_steps=7).run(progress=False)
+    assert [row["f_steps"] for row in rows] == [7, 2, 2]  # no validation split: every budget runs in full
+    cold = make(tmp_path, name="cold", strategy="uncertainty", fit_steps=2, fresh_fit_steps=5, warm_start=False)
+    assert [row["f_steps"] for row in cold.run(progress=False)] == [5, 5, 5]  # every round starts fresh
+    plain = make(tmp_path, name="plain", strategy="uncertainty", fit_steps=3)
+    assert [row["f_steps"] for row in plain.run(progress=False)] == [3, 3, 3]
+
+
 @pytest.mark.parametrize("changes, message", [
     (dict(strategy="magic"), "unknown strategy 'magic'"),
+    (dict(fresh_fit_steps=-1), "fresh_fit_steps must be an integer >= 0"),
     (dict(per_round=0), "per_round must be an integer >= 1"),
     (dict(input_mode="pixels"), "input_mode must be one of"),
     (dict(step_size=-1.0), "step_size must be > 0"),

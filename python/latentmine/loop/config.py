@@ -23,7 +23,12 @@ class LoopConfig:
     Target network F: ``input_mode`` ("image", "mask", "both"), ``width``,
     ``levels``, ``dropout``; training: ``epochs`` per round, ``batch_size``,
     ``lr``, ``warm_start`` (continue from the previous round's weights, else
-    retrain from scratch), ``peak_weight`` (extra loss weight in the
+    retrain from scratch), ``fit_steps`` (the step budget of a round; None:
+    ``epochs`` passes), ``fresh_fit_steps`` (the budget of a round whose F
+    starts from fresh weights: round 0, or every round without
+    ``warm_start``; None: as ``fit_steps``; a study gives the first F, which
+    picks the first acquisitions, a full budget and warm rounds a short one),
+    ``peak_weight`` (extra loss weight in the
     peri-luminal band), ``label_scale`` (kPa per unit of F's output).
     Mixed training (generated samples join the real ones, never replace
     them): ``generated_share`` caps their share of each batch,
@@ -72,6 +77,7 @@ class LoopConfig:
     dropout: float = 0.1
     epochs: int = 20
     fit_steps: int | None = None
+    fresh_fit_steps: int | None = None
     batch_size: int = 16
     lr: float = 1e-3
     schedule: str = FitRecipe.schedule
@@ -143,8 +149,9 @@ class LoopConfig:
                     "levels", "ensemble_steps", "sketch_dim", "typiclust_neighbours", "oversample"):
             _at_least(self, key, 1)
         _at_least(self, "ensemble_members", 2)
-        if self.fit_steps is not None:
-            _at_least(self, "fit_steps", 0)
+        for key in ("fit_steps", "fresh_fit_steps"):
+            if getattr(self, key) is not None:
+                _at_least(self, key, 0)
         try:
             self.recipe(1)
         except ValueError as error:  # name the loop's field, not the recipe's
@@ -168,15 +175,18 @@ class LoopConfig:
         if not 0 <= self.dropout < 1:
             raise ValueError(f"LoopConfig.dropout must be in [0, 1), got {self.dropout!r}")
 
-    def steps_per_round(self, n_train: int) -> int:
-        """F's optimiser-step budget in a round that trains on ``n_train`` samples."""
+    def steps_per_round(self, n_train: int, fresh: bool = False) -> int:
+        """F's optimiser-step budget in a round that trains on ``n_train`` samples, from fresh
+        weights (``fresh``) or warm-started from the previous round's."""
+        if fresh and self.fresh_fit_steps is not None:
+            return self.fresh_fit_steps
         if self.fit_steps is not None:
             return self.fit_steps
         return self.epochs * -(-n_train // self.batch_size)
 
-    def recipe(self, n_train: int):
+    def recipe(self, n_train: int, fresh: bool = False):
         """The :class:`~latentmine.models.FitRecipe` of a round on ``n_train`` samples (at least 1 step)."""
-        return FitRecipe(max_steps=max(self.steps_per_round(n_train), 1), batch_size=self.batch_size,
+        return FitRecipe(max_steps=max(self.steps_per_round(n_train, fresh), 1), batch_size=self.batch_size,
                          lr=self.lr, schedule=self.schedule, weight_decay=self.weight_decay,
                          augment=self.augment, eval_every=self.eval_every, patience=self.patience,
                          **self.mixed_training())

@@ -269,15 +269,16 @@ class SuggestiveLoop:
         if checkpoint is None or checkpoint["round"] != r:  # else: trained before a kill, only the state is missing
             cfg, previous = self.config, self._rows
             model, optimiser_state = self._new_model(r), None
-            if cfg.warm_start and checkpoint is not None:  # weights only: each round runs a fresh schedule
+            fresh = not (cfg.warm_start and checkpoint is not None)
+            if not fresh:  # weights only: each round runs a fresh schedule
                 model.load_state_dict(checkpoint["model"])
             start, train_loss, steps = perf_counter(), float("nan"), 0
             n = len(self._train)
-            if n and cfg.steps_per_round(n):
+            if n and cfg.steps_per_round(n, fresh):
                 generated = np.array([row["pool_index"] < 0 for row in self._provenance], bool)
                 fit = fit_target(model, self._train.images, self._train.masks, self._train.labels,
                                  generated=generated,
-                                 recipe=cfg.recipe(n), seed=int(self._rng(r, 2).integers(2 ** 62)),
+                                 recipe=cfg.recipe(n, fresh), seed=int(self._rng(r, 2).integers(2 ** 62)),
                                  validation=self.validation, loss=self.loss, label_scale=self.label_scale)
                 train_loss, optimiser_state, steps = fit.train_loss, fit.optimiser_state, fit.steps
             train_seconds, start = perf_counter() - start, perf_counter()

@@ -183,7 +183,10 @@ def loop_config(config: StudyConfig, strategy: str, repeat: int):
     settings = dict(
         strategy=strategy, initial=config.sizes[0], per_round=config.per_round,
         rounds=(config.sizes[-1] - config.sizes[0]) // config.per_round,
+        # The loop's F guides the acquisition: trained like the study's F from fresh weights in
+        # round 0, then warm-started and fine-tuned for ``acquisition_steps`` per round.
         fit_steps=0 if strategy in _F_FREE else config.acquisition_steps,
+        fresh_fit_steps=0 if strategy in _F_FREE else config.f_max_steps,
         batch_size=config.batch_size, lr=config.learning_rate, schedule=config.f_schedule,
         weight_decay=config.f_weight_decay, augment=config.f_augment, eval_every=config.f_eval_every,
         patience=config.f_patience, width=config.f_width, seed=config.repeat_seed(repeat))
