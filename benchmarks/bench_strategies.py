@@ -29,6 +29,7 @@ import torch
 
 from latentmine.fea.examples import plaque_mask
 from latentmine.models import VAE, StressUNet
+from latentmine.models import FitRecipe
 from latentmine.models.ensemble import TargetEnsemble, fit_ensemble
 from latentmine.models.features import bottleneck_features, last_layer_gradient_features
 from latentmine.models.vae import encode_arrays
@@ -114,7 +115,7 @@ def test_ensemble_training(benchmark, batched):
     labels = np.random.default_rng(1).uniform(0, 200, masks.shape).astype(np.float32)
     ensemble = TargetEnsemble(f, 5, seed=0)
     benchmark.pedantic(fit_ensemble, args=(ensemble, images[:100], masks[:100], labels[:100]),
-                       kwargs=dict(steps=5, batch_size=16, lr=1e-3, seed=0, batched=batched),
+                       kwargs=dict(recipe=FitRecipe(max_steps=5, batch_size=16, lr=1e-3), seed=0, batched=batched),
                        rounds=3, iterations=1, warmup_rounds=1)
     benchmark.extra_info.update(members=5, steps=5, batch_size=16, size=SIZE, torch_threads=THREADS,
                                 loadavg=os.getloadavg())

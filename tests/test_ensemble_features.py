@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as nnf
 from loop_toys import ToyLabeller, rings
 
-from latentmine.models import StressUNet
+from latentmine.models import FitRecipe, StressUNet
 from latentmine.models.ensemble import TargetEnsemble, batch_schedule, fit_ensemble
 from latentmine.models.features import bottleneck_features, gaussian_sketch, last_layer_gradient_features
 from latentmine.models.training import target_input
@@ -18,14 +18,15 @@ def labelled(n=12, size=16):
     return images, masks, ToyLabeller()(masks)
 
 
-def test_batched_ensemble_training_equals_training_each_member_alone():
+@pytest.mark.parametrize("augment", ["d4", "none"])
+def test_batched_ensemble_training_equals_training_each_member_alone(augment):
     images, masks, labels = labelled()
     prototype = StressUNet("both", width=4, levels=2, dropout=0.0)
+    recipe = FitRecipe(max_steps=6, batch_size=4, lr=1e-2, weight_decay=1e-3, augment=augment)
     runs = {}
     for batched in (True, False):
         ensemble = TargetEnsemble(prototype, 3, seed=5)
-        losses = fit_ensemble(ensemble, images, masks, labels, steps=6, batch_size=4, lr=1e-2, seed=1,
-                              batched=batched)
+        losses = fit_ensemble(ensemble, images, masks, labels, recipe=recipe, seed=1, batched=batched)
         runs[batched] = ensemble, losses
     (one, loss_one), (alone, loss_alone) = runs[True], runs[False]
     # A convolution bias right before a one-channel GroupNorm group has a zero gradient up to rounding,
@@ -41,6 +42,29 @@ def test_batched_ensemble_training_equals_training_each_member_alone():
     assert predictions.shape == (3, 12, 16, 16)
     np.testing.assert_allclose(predictions[1], one.member(1)(target_input("both", images, masks)).detach() * 100,
                                rtol=1e-4, atol=1e-3)
+
+
+def test_members_follow_the_recipes_schedule_and_augmentation(monkeypatch):
+    """A one-cycle schedule reaches the recipe's peak rate, and D4 turns every drawn batch."""
+    import latentmine.models.ensemble as module
+
+    images, masks, labels = labelled()
+    rates, turned = [], []
+    step = torch.optim.AdamW.step
+
+    def record(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", record)
+    d4_batch = module.d4_batch
+    monkeypatch.setattr(module, "d4_batch", lambda elements, *t: turned.append(int((elements > 0).sum()))
+                        or d4_batch(elements, *t))
+    recipe = FitRecipe(max_steps=8, batch_size=4, lr=2e-2, schedule="onecycle")
+    fit_ensemble(TargetEnsemble(StressUNet("both", width=4, levels=2), 2, seed=0), images, masks, labels,
+                 recipe=recipe, seed=0)
+    assert len(rates) == 8 and max(rates) == pytest.approx(2e-2, rel=0.05) and rates[0] < 2e-3 and rates[-1] < 2e-3
+    assert len(turned) == 8 and sum(turned) > 8 * 2 * 4 / 2  # 7 of 8 draws are not the identity
 
 
 def test_each_member_walks_its_own_epochs():

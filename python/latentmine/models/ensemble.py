@@ -12,6 +12,12 @@ batched step, not ``M`` small ones. Adam is element-wise, so one Adam over
 the stacked weights is exactly ``M`` independent Adams; training is therefore
 the same as training each member alone (``batched=False``, the reference
 path that the tests compare against).
+
+Members train by F's recipe (:class:`~latentmine.models.FitRecipe`): its
+optimiser (AdamW, element-wise too), learning-rate schedule and D4
+augmentation, for the recipe's ``max_steps``, so that an ensemble member is
+trained as the F it stands in for. There is no early stopping: members would
+stop at different steps, and the ensemble has no validation split of its own.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import torch
 from torch.func import functional_call, stack_module_state, vmap
 
 from .losses import WeightedMSE
+from .recipe import D4_ORDER, FitRecipe, d4_batch
 from .target import STRESS_SCALE_KPA
 from .training import target_input
 
@@ -109,16 +116,16 @@ def batch_schedule(n: int, members: int, steps: int, batch_size: int, seed: int)
     return torch.stack(orders).view(members, steps, batch)
 
 
-def fit_ensemble(ensemble: TargetEnsemble, images, masks, labels, *, steps: int, batch_size: int, lr: float,
-                 seed: int, loss=None, label_scale: float = STRESS_SCALE_KPA, batched: bool = True) -> np.ndarray:
-    """Train every member for ``steps`` Adam steps on the same labelled samples, each with its own batches.
+def fit_ensemble(ensemble: TargetEnsemble, images, masks, labels, *, recipe: FitRecipe, seed: int, loss=None,
+                 label_scale: float = STRESS_SCALE_KPA, batched: bool = True) -> np.ndarray:
+    """Train every member by ``recipe`` for ``recipe.max_steps`` steps on the same labelled samples,
+    each with its own batches and D4 draws.
 
     ``batched=True`` takes one vmapped step for all members; ``False`` trains
-    the members one after another (same batches, same result up to rounding).
-    Returns the mean loss of each member over its last ``min(steps, 10)`` steps, ``(M,)``.
+    the members one after another (same batches, same draws, same result up to
+    rounding). Returns the mean loss of each member over its last
+    ``min(max_steps, 10)`` steps, ``(M,)``.
     """
-    if int(steps) < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
     loss = loss or WeightedMSE()
     device = ensemble.device
     inputs = target_input(ensemble.input_mode, images, masks, ensemble.mask_classes)
@@ -126,31 +133,54 @@ def fit_ensemble(ensemble: TargetEnsemble, images, masks, labels, *, steps: int,
         raise ValueError("no labelled samples to train the ensemble on")
     targets = torch.as_tensor(np.asarray(labels, np.float32)) / label_scale
     m = torch.as_tensor(np.asarray(masks, np.int64))
-    schedule = batch_schedule(len(inputs), ensemble.members, int(steps), batch_size, seed)
+    steps = recipe.max_steps
+    schedule = batch_schedule(len(inputs), ensemble.members, steps, recipe.batch_size, seed)
+    # D4 element of every drawn sample (identity without augmentation), shared by both paths
+    elements = (torch.randint(D4_ORDER, schedule.shape, generator=torch.Generator().manual_seed(int(seed) + 1))
+                if recipe.augment == "d4" else torch.zeros_like(schedule))
+    batches = _Batches(inputs, targets, m, device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))  # dropout draws from the global generator
         if batched:
-            history = _fit_batched(ensemble, inputs, targets, m, schedule, lr, loss, device)
+            history = _fit_batched(ensemble, batches, schedule, elements, recipe, loss)
         else:
-            history = np.stack([_fit_one(ensemble, j, inputs, targets, m, schedule[j], lr, loss, device)
+            history = np.stack([_fit_one(ensemble, j, batches, schedule[j], elements[j], recipe, loss)
                                 for j in range(ensemble.members)], axis=1)
-    return history[-min(int(steps), 10):].mean(axis=0)
+    return history[-min(steps, 10):].mean(axis=0)
 
 
-def _fit_batched(ensemble, inputs, targets, masks, schedule, lr, loss, device) -> np.ndarray:
+class _Batches:
+    """Rows of the prepared tensors, D4-transformed per sample, on the ensemble's device."""
+
+    def __init__(self, inputs, targets, masks, device):
+        self.inputs, self.targets, self.masks, self.device = inputs, targets, masks, device
+
+    def __call__(self, index: torch.Tensor, elements: torch.Tensor) -> tuple:
+        flat = index.flatten()
+        x, y, mb = self.inputs[flat], self.targets[flat], self.masks[flat]
+        if y.dim() == x.dim() - 1:  # a label map turns with the image; a per-sample label does not
+            x, y, mb = d4_batch(elements.flatten(), x, y, mb)
+        else:
+            x, mb = d4_batch(elements.flatten(), x, mb)
+        shape = tuple(index.shape)
+        return tuple(t.view(shape + t.shape[1:]).to(self.device) for t in (x, y, mb))
+
+
+def _fit_batched(ensemble, batches, schedule, elements, recipe, loss) -> np.ndarray:
     params = {name: value.requires_grad_(True) for name, value in ensemble.params.items()}
-    optimiser = torch.optim.Adam(params.values(), lr=lr)
+    optimiser = recipe.optimiser(params.values())
+    scheduler = recipe.scheduler(optimiser)
     ensemble._base.train()
     history = []
     for step in range(schedule.shape[1]):
-        index = schedule[:, step]  # (M, B)
-        out = ensemble.forward(inputs[index].to(device), params, shared=False)
-        per_sample = loss(out.flatten(0, 1), targets[index].flatten(0, 1).to(device),
-                          masks[index].flatten(0, 1).to(device)).view(index.shape)
+        x, y, mb = batches(schedule[:, step], elements[:, step])  # (M, B, ...)
+        out = ensemble.forward(x, params, shared=False)
+        per_sample = loss(out.flatten(0, 1), y.flatten(0, 1), mb.flatten(0, 1)).view(x.shape[:2])
         per_member = per_sample.mean(dim=1)
         optimiser.zero_grad()
         per_member.sum().backward()  # member m's weights get member m's gradient only
         optimiser.step()
+        scheduler.step()
         history.append(per_member.detach().cpu().numpy())
     for value in params.values():
         value.requires_grad_(False).grad = None
@@ -158,25 +188,28 @@ def _fit_batched(ensemble, inputs, targets, masks, schedule, lr, loss, device) -
     return np.stack(history)
 
 
-def _fit_one(ensemble, j, inputs, targets, masks, schedule, lr, loss, device) -> np.ndarray:
+def _fit_one(ensemble, j, batches, schedule, elements, recipe, loss) -> np.ndarray:
     net = ensemble.member(j).train()
-    optimiser = torch.optim.Adam(net.parameters(), lr=lr)
+    optimiser = recipe.optimiser(net.parameters())
+    scheduler = recipe.scheduler(optimiser)
     history = []
-    for index in schedule:
-        value = loss(net(inputs[index].to(device)), targets[index].to(device), masks[index].to(device)).mean()
+    for index, drawn in zip(schedule, elements):
+        x, y, mb = batches(index, drawn)
+        value = loss(net(x), y, mb).mean()
         optimiser.zero_grad()
         value.backward()
         optimiser.step()
+        scheduler.step()
         history.append(value.item())
     ensemble.set_member(j, net)
     return np.asarray(history)
 
 
-def train_ensemble(prototype: torch.nn.Module, images, masks, labels, *, members: int = 5, steps: int,
-                   batch_size: int, lr: float, seed: int, loss=None, label_scale: float = STRESS_SCALE_KPA,
+def train_ensemble(prototype: torch.nn.Module, images, masks, labels, *, members: int = 5, recipe: FitRecipe,
+                   seed: int, loss=None, label_scale: float = STRESS_SCALE_KPA,
                    batched: bool = True) -> TargetEnsemble:
     """A :class:`TargetEnsemble` of ``prototype``'s architecture, on its device, trained by :func:`fit_ensemble`."""
     ensemble = TargetEnsemble(prototype, members, seed)
-    fit_ensemble(ensemble, images, masks, labels, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
-                 loss=loss, label_scale=label_scale, batched=batched)
+    fit_ensemble(ensemble, images, masks, labels, recipe=recipe, seed=seed, loss=loss, label_scale=label_scale,
+                 batched=batched)
     return ensemble

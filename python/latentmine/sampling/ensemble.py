@@ -3,8 +3,8 @@
 Lakshminarayanan et al., "Simple and Scalable Predictive Uncertainty
 Estimation using Deep Ensembles", NeurIPS 2017. Each round trains
 ``options.ensemble_members`` copies of F's architecture from fresh weights on
-the labelled set, ``options.ensemble_steps`` Adam steps each, all members in
-one batched model (:mod:`latentmine.models.ensemble`). The score of a pool
+the labelled set, ``options.ensemble_steps`` steps each of F's recipe (the loop's schedule,
+weight decay and D4 augmentation), all members in one batched model (:mod:`latentmine.models.ensemble`). The score of a pool
 sample (``options.ensemble_score``):
 
 * ``"mean"``: the variance across members, per output element, averaged over
@@ -20,6 +20,8 @@ and other callers of :func:`round_ensemble` reuse it. Its seed comes from
 ``(options.seed, round)``: a resumed round trains the same members.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -43,9 +45,11 @@ def round_ensemble(ctx: Context) -> TargetEnsemble:
             del ctx.cache[stale]
         opts = ctx.options
         seed = int(np.random.SeedSequence([int(opts.seed), int(ctx.round), 7]).generate_state(1)[0])
+        # F's recipe (schedule, weight decay, D4), for ensemble_steps steps and on the real and
+        # generated samples alike
+        recipe = replace(opts.recipe(len(ctx.train_ids)), max_steps=opts.ensemble_steps)
         ctx.cache[key] = train_ensemble(ctx.target, ctx.train_images, ctx.train_masks, ctx.train_labels,
-                                        members=opts.ensemble_members, steps=opts.ensemble_steps,
-                                        batch_size=opts.batch_size, lr=opts.lr, seed=seed, loss=ctx.loss,
+                                        members=opts.ensemble_members, recipe=recipe, seed=seed, loss=ctx.loss,
                                         label_scale=ctx.label_scale)
     return ctx.cache[key]
 
