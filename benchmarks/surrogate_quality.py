@@ -78,7 +78,7 @@ def main() -> None:
             val_mse, _ = _mse(model, cohort.images[val], cohort.masks[val], labels[val])
             test_mse, pred = _mse(model, cohort.images[test], cohort.masks[test], labels[test])
             pss_pred = plaque_structural_stress_batch(pred, cohort.masks[test], cohort.pixel_size_mm)
-            rows.append({"seed": args.seed, "size": size, "max_steps": budget, "steps": fit.steps,
+            rows.append({"seed": args.seed, "size": size, "lr": args.lr, "max_steps": budget, "steps": fit.steps,
                          "best_step": fit.best_step, "seconds": round(seconds, 1),
                          "ms_per_step": round(1e3 * seconds / max(fit.steps, 1), 1),
                          "val_mse_kpa2": val_mse, "test_mse_kpa2": test_mse,
@@ -92,16 +92,17 @@ def main() -> None:
 
 
 def plot(rows: list, path: Path) -> None:
-    """Validation MSE against the step budget, one line per size."""
+    """Validation MSE against the step budget, one line per (size, peak learning rate)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 3.5))
-    for size in sorted({r["size"] for r in rows}):
-        mine = sorted((r for r in rows if r["size"] == size), key=lambda r: r["max_steps"])
-        axis.plot([r["max_steps"] for r in mine], [r["val_mse_kpa2"] for r in mine], "o-", label=f"{size} labels")
+    for size, lr in sorted({(r["size"], r["lr"]) for r in rows}):
+        mine = sorted((r for r in rows if (r["size"], r["lr"]) == (size, lr)), key=lambda r: r["max_steps"])
+        axis.plot([r["max_steps"] for r in mine], [r["val_mse_kpa2"] for r in mine], "o-",
+                  label=f"{size} labels, peak lr {lr:g}")
     axis.set_xscale("log")
     axis.set_xlabel("step budget (FitRecipe.max_steps)")
     axis.set_ylabel("validation MSE (kPa²)")

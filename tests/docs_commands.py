@@ -29,7 +29,8 @@ command                                     runs as
                                             ``-k`` selections are checked, modules imported;
                                             the suite runs the tests, benchmarks take minutes)
 ``.venv/bin/python benchmarks/SCRIPT.py``   profile_fea, profile_parallel, pss_convergence:
-                                            64-pixel sizes, one repeat or case (``PROFILES``)
+                                            64-pixel sizes, one repeat or case; surrogate_quality:
+                                            4 labels, a 2-step budget (``PROFILES``)
 ``latentmine phantoms``                     ``--n 4 --size 64``
 ``latentmine label``                        ``--size 64`` (the built-in example; given masks
                                             keep theirs)
@@ -89,6 +90,7 @@ PROFILES = {
     "benchmarks/profile_fea.py": ["--size", "64", "--repeats", "1"],
     "benchmarks/profile_parallel.py": ["--masks", "2", "--size", "64", "--settings", "single,pool-2"],
     "benchmarks/pss_convergence.py": ["--sizes", "64", "--cases", "lame"],
+    "benchmarks/surrogate_quality.py": ["--sizes", "4", "--budgets", "2"],
 }
 WRAPPED = ("python", "latentmine", "dask")
 _FENCE = re.compile(r"^(\s*)(`{3,})(.*)$")

@@ -56,6 +56,19 @@ def test_smoke_numbers_are_physical(smoke_run):
     assert first["random"] == pytest.approx(first["gradient"])
 
 
+def test_the_report_states_the_steps_f_trained_and_its_best_step(smoke_run):
+    _, out = smoke_run
+    summary, config = json.loads((out / "summary.json").read_text()), preset("smoke")
+    for steps in summary["steps_per_size"].values():
+        assert len(steps["mean"]) == len(steps["best_mean"]) == len(config.sizes)
+        for low, mean, high, best in zip(steps["min"], steps["mean"], steps["max"], steps["best_mean"]):
+            assert 1 <= low <= mean <= high <= config.f_max_steps and 1 <= best <= mean
+    random = summary["steps_per_size"]["random"]
+    row = (f"| {config.sizes[0]} | {random['mean'][0]:,.0f} [{random['min'][0]:,.0f}–{random['max'][0]:,.0f}], "
+           f"best {random['best_mean'][0]:,.0f} |")
+    assert row in (out / "report.md").read_text()
+
+
 def test_rerunning_the_smoke_study_recomputes_nothing(smoke_run):
     _, out = smoke_run
     config = preset("smoke")

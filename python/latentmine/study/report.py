@@ -91,11 +91,13 @@ def _quality(s: dict) -> str:
                      f"{', '.join(_num(v) for v in pss['per_repeat'])}).")
     steps = s.get("steps_per_size") or {}
     if steps:
-        lines += ["", "Optimiser steps F trained per size (early stopping; mean [min–max] over repeats):", "",
+        lines += ["", "Optimiser steps F trained per size (early stopping; mean [min–max] over repeats; *best*: "
+                  "mean step of the kept weights):", "",
                   "| size | " + " | ".join(steps) + " |", "|---:|" + "---:|" * len(steps)]
         for k, size in enumerate(s["sizes"]):
             lines.append(f"| {size} | " + " | ".join(
-                f"{_num(v['mean'][k])} [{_num(v['min'][k])}–{_num(v['max'][k])}]" for v in steps.values()) + " |")
+                f"{v['mean'][k]:,.0f} [{v['min'][k]:,.0f}–{v['max'][k]:,.0f}]"
+                + (f", best {v['best_mean'][k]:,.0f}" if "best_mean" in v else "") for v in steps.values()) + " |")
     return "\n".join(lines)
 
 

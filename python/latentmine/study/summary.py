@@ -130,6 +130,8 @@ def _training_and_quality(cells: list, data: dict, sizes: list) -> dict:
             values = metrics["iterations"]
             steps[name] = {"mean": values.mean(axis=0).tolist(), "min": values.min(axis=0).tolist(),
                            "max": values.max(axis=0).tolist()}
+            if "best_step" in metrics:  # the evaluation whose weights were kept
+                steps[name]["best_mean"] = metrics["best_step"].mean(axis=0).tolist()
     by_repeat = {int(c["repeat"]): float(c["test_pss_mean_kpa"]) for c in cells if "test_pss_mean_kpa" in c}
     pss = {"per_repeat": [by_repeat[r] for r in sorted(by_repeat)],
            "mean": float(np.mean(list(by_repeat.values()))) if by_repeat else None}
