@@ -157,11 +157,8 @@ class _Batches:
 
     def __call__(self, index: torch.Tensor, elements: torch.Tensor) -> tuple:
         flat = index.flatten()
-        x, y, mb = self.inputs[flat], self.targets[flat], self.masks[flat]
-        if y.dim() == x.dim() - 1:  # a label map turns with the image; a per-sample label does not
-            x, y, mb = d4_batch(elements.flatten(), x, y, mb)
-        else:
-            x, mb = d4_batch(elements.flatten(), x, mb)
+        # d4_batch turns label maps with the image and leaves per-sample labels alone
+        x, y, mb = d4_batch(elements.flatten(), self.inputs[flat], self.targets[flat], self.masks[flat])
         shape = tuple(index.shape)
         return tuple(t.view(shape + t.shape[1:]).to(self.device) for t in (x, y, mb))
 

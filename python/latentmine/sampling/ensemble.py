@@ -3,9 +3,10 @@
 Lakshminarayanan et al., "Simple and Scalable Predictive Uncertainty
 Estimation using Deep Ensembles", NeurIPS 2017. Each round trains
 ``options.ensemble_members`` copies of F's architecture from fresh weights on
-the labelled set, ``options.ensemble_steps`` steps each of F's recipe (the loop's schedule,
-weight decay and D4 augmentation), all members in one batched model (:mod:`latentmine.models.ensemble`). The score of a pool
-sample (``options.ensemble_score``):
+the labelled set, ``options.ensemble_steps`` steps each of F's recipe (the
+loop's schedule, weight decay and D4 augmentation), all members in one batched
+model (:mod:`latentmine.models.ensemble`). The score of a pool sample
+(``options.ensemble_score``):
 
 * ``"mean"``: the variance across members, per output element, averaged over
   the sample (any task);
