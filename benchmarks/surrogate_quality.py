@@ -10,6 +10,10 @@ Two uses (issue #10):
   <= 45 kPa² at 25 labels and <= 20 kPa² at 400, mean absolute PSS error
   <= 10% of the test split's mean PSS.
 
+* **Input features** (``--features none,depth,lame,depth+lame``): F with
+  :func:`latentmine.models.priors.wall_priors` channels appended to its input,
+  compared on the validation split.
+
 Not a timed benchmark: it prints one JSON line per (size, budget) (steps run,
 best step, seconds, validation and test MSE, PSS error) and with ``--out``
 writes them all as JSON (atomically) and a PNG of validation MSE against the
@@ -26,6 +30,7 @@ stopping, the budget choice), the last 100 the test split. F is the study's:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 from time import perf_counter
@@ -36,6 +41,7 @@ import torch
 from latentmine.fea import Labeller
 from latentmine.fea.pss import plaque_structural_stress_batch
 from latentmine.models import FitRecipe, StressUNet, fit_target, predict
+from latentmine.models.priors import PriorUNet, check_priors
 from latentmine.phantoms import generate
 from latentmine.storage import atomic_write_json
 
@@ -55,10 +61,13 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--features", default="none",
+                        help="comma-separated prior sets: none, or names of PRIOR_NAMES joined by '+'")
     parser.add_argument("--out", type=Path, help="JSON of every line, and a PNG beside it")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     budgets = [int(b) for b in args.budgets.split(",")]
+    feature_sets = [() if f == "none" else check_priors(f.split("+")) for f in args.features.split(",")]
     torch.set_num_threads(1)
     n = max(sizes)
     cohort = generate(n + VALIDATION + TEST, size=64, seed=args.seed)
@@ -67,10 +76,11 @@ def main() -> None:
     pss_true = plaque_structural_stress_batch(labels[test], cohort.masks[test], cohort.pixel_size_mm)
     rows = []
     for size in sizes:
-        for budget in budgets:
+        for budget, features in itertools.product(budgets, feature_sets):
             recipe = FitRecipe(max_steps=budget, batch_size=args.batch_size, lr=args.lr, patience=args.patience)
             torch.manual_seed(0)
-            model = StressUNet("both", width=8, levels=3)
+            model = (PriorUNet("both", features, width=8, levels=3) if features
+                     else StressUNet("both", width=8, levels=3))
             start = perf_counter()
             fit = fit_target(model, cohort.images[:size], cohort.masks[:size], labels[:size], recipe=recipe,
                              seed=1, validation=(cohort.images[val], cohort.masks[val], labels[val]))
@@ -78,7 +88,8 @@ def main() -> None:
             val_mse, _ = _mse(model, cohort.images[val], cohort.masks[val], labels[val])
             test_mse, pred = _mse(model, cohort.images[test], cohort.masks[test], labels[test])
             pss_pred = plaque_structural_stress_batch(pred, cohort.masks[test], cohort.pixel_size_mm)
-            rows.append({"seed": args.seed, "size": size, "lr": args.lr, "max_steps": budget, "steps": fit.steps,
+            rows.append({"seed": args.seed, "size": size, "lr": args.lr, "max_steps": budget,
+                         "features": "+".join(features) or "none", "steps": fit.steps,
                          "best_step": fit.best_step, "seconds": round(seconds, 1),
                          "ms_per_step": round(1e3 * seconds / max(fit.steps, 1), 1),
                          "val_mse_kpa2": val_mse, "test_mse_kpa2": test_mse,
@@ -92,17 +103,21 @@ def main() -> None:
 
 
 def plot(rows: list, path: Path) -> None:
-    """Validation MSE against the step budget, one line per (size, peak learning rate)."""
+    """Validation MSE against the step budget, one line per (size, peak learning rate, features)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 3.5))
-    for size, lr in sorted({(r["size"], r["lr"]) for r in rows}):
-        mine = sorted((r for r in rows if (r["size"], r["lr"]) == (size, lr)), key=lambda r: r["max_steps"])
+    def key(row):
+        return row["size"], row["lr"], row.get("features", "none")
+
+    for size, lr, features in sorted({key(r) for r in rows}):
+        mine = sorted((r for r in rows if key(r) == (size, lr, features)), key=lambda r: r["max_steps"])
+        extra = "" if features == "none" else f", + {features}"
         axis.plot([r["max_steps"] for r in mine], [r["val_mse_kpa2"] for r in mine], "o-",
-                  label=f"{size} labels, peak lr {lr:g}")
+                  label=f"{size} labels, peak lr {lr:g}{extra}")
     axis.set_xscale("log")
     axis.set_xlabel("step budget (FitRecipe.max_steps)")
     axis.set_ylabel("validation MSE (kPa²)")

@@ -22,9 +22,13 @@ from .materials import lame_parameters
 
 
 def lame_stresses(r, a: float, b: float, p: float, nu: float):
-    """Lamé ``(s_rr, s_tt, s_zz)`` = ``(A − B, A + B, 2 nu A)``, ``A = p a²/(b²−a²)``, ``B = A b²/r²``."""
+    """Lamé ``(s_rr, s_tt, s_zz)`` = ``(A − B, A + B, 2 nu A)``, ``A = p a²/(b²−a²)``, ``B = A b²/r²``.
+
+    Array-agnostic: ``r``, ``a`` and ``b`` may be numbers, NumPy arrays or
+    torch tensors (F's Lamé prior channel differentiates through it).
+    """
     big_a = p * a * a / (b * b - a * a)
-    big_b = big_a * b * b / np.asarray(r, np.float64) ** 2
+    big_b = big_a * b * b / (r * r)
     return big_a - big_b, big_a + big_b, 2 * nu * big_a
 
 
