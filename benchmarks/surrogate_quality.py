@@ -41,7 +41,7 @@ import torch
 from latentmine.fea import Labeller
 from latentmine.fea.pss import plaque_structural_stress_batch
 from latentmine.models import FitRecipe, StressUNet, fit_target, predict
-from latentmine.models.priors import PriorUNet, check_priors
+from latentmine.models.priors import parse_priors
 from latentmine.phantoms import generate
 from latentmine.storage import atomic_write_json
 
@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     budgets = [int(b) for b in args.budgets.split(",")]
-    feature_sets = [() if f == "none" else check_priors(f.split("+")) for f in args.features.split(",")]
+    feature_sets = [parse_priors(f) for f in args.features.split(",")]
     torch.set_num_threads(1)
     n = max(sizes)
     cohort = generate(n + VALIDATION + TEST, size=64, seed=args.seed)
@@ -79,8 +79,7 @@ def main() -> None:
         for budget, features in itertools.product(budgets, feature_sets):
             recipe = FitRecipe(max_steps=budget, batch_size=args.batch_size, lr=args.lr, patience=args.patience)
             torch.manual_seed(0)
-            model = (PriorUNet("both", features, width=8, levels=3) if features
-                     else StressUNet("both", width=8, levels=3))
+            model = StressUNet("both", width=8, levels=3, priors=features)
             start = perf_counter()
             fit = fit_target(model, cohort.images[:size], cohort.masks[:size], labels[:size], recipe=recipe,
                              seed=1, validation=(cohort.images[val], cohort.masks[val], labels[val]))
@@ -102,13 +101,37 @@ def main() -> None:
         plot(rows, args.out.with_suffix(".png"))
 
 
+def _save(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.name}.tmp.png")
+    figure.savefig(temporary, dpi=120)
+    plt.close(figure)
+    temporary.replace(path)
+
+
 def plot(rows: list, path: Path) -> None:
-    """Validation MSE against the step budget, one line per (size, peak learning rate, features)."""
+    """Validation MSE against the step budget, one line per (size, peak learning rate, features);
+    with one budget and several feature sets, against the feature set, one line per size."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if len({r["max_steps"] for r in rows}) == 1 and len({r.get("features", "none") for r in rows}) > 1:
+        names = list(dict.fromkeys(r.get("features", "none") for r in rows))
+        figure, axis = plt.subplots(figsize=(5, 3.5))
+        for size in sorted({r["size"] for r in rows}):
+            mine = {r.get("features", "none"): r["val_mse_kpa2"] for r in rows if r["size"] == size}
+            axis.plot(range(len(names)), [mine.get(n, float("nan")) for n in names], "o-", label=f"{size} labels")
+        axis.set_xticks(range(len(names)), [f"+ {n}" if n != "none" else "image + mask" for n in names])
+        axis.set_xlabel(f"F's input ({rows[0]['max_steps']}-step budget)")
+        axis.set_ylabel("validation MSE (kPa²)")
+        axis.set_ylim(bottom=0)
+        axis.legend()
+        _save(figure, path)
+        return
     figure, axis = plt.subplots(figsize=(5, 3.5))
     def key(row):
         return row["size"], row["lr"], row.get("features", "none")
@@ -122,11 +145,7 @@ def plot(rows: list, path: Path) -> None:
     axis.set_xlabel("step budget (FitRecipe.max_steps)")
     axis.set_ylabel("validation MSE (kPa²)")
     axis.legend()
-    figure.tight_layout()
-    temporary = path.with_name(f".{path.name}.tmp.png")
-    figure.savefig(temporary, dpi=120)
-    plt.close(figure)
-    temporary.replace(path)
+    _save(figure, path)
 
 
 if __name__ == "__main__":

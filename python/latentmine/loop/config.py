@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from ..models.recipe import FitRecipe
+from ..models.priors import parse_priors
 from ..models.target import INPUT_MODES, STRESS_SCALE_KPA
 
 LABEL_TARGETS = ("seed", "decoded")
@@ -21,7 +22,8 @@ class LoopConfig:
     samples, ``budget_seconds`` of labeller time.
 
     Target network F: ``input_mode`` ("image", "mask", "both"), ``width``,
-    ``levels``, ``dropout``; training: ``epochs`` per round, ``batch_size``,
+    ``levels``, ``dropout``, ``priors`` ("none", or prior channels of
+    :mod:`latentmine.models.priors` joined by "+", e.g. "lame"); training: ``epochs`` per round, ``batch_size``,
     ``lr``, ``warm_start`` (continue from the previous round's weights, else
     retrain from scratch), ``fit_steps`` (the step budget of a round; None:
     ``epochs`` passes), ``fresh_fit_steps`` (the budget of a round whose F
@@ -75,6 +77,7 @@ class LoopConfig:
     width: int = 16
     levels: int = 3
     dropout: float = 0.1
+    priors: str = "none"
     epochs: int = 20
     fit_steps: int | None = None
     fresh_fit_steps: int | None = None
@@ -141,6 +144,10 @@ class LoopConfig:
                 raise ValueError(f"LoopConfig.{key}: unknown strategy {value!r}; registered: {', '.join(names)}")
         if self.input_mode not in INPUT_MODES:
             raise ValueError(f"LoopConfig.input_mode must be one of {sorted(INPUT_MODES)}, got {self.input_mode!r}")
+        try:
+            parse_priors(self.priors)
+        except ValueError as error:
+            raise ValueError(f"LoopConfig.{error}") from None
         if self.label_target not in LABEL_TARGETS:
             raise ValueError(f"LoopConfig.label_target must be one of {LABEL_TARGETS}, got {self.label_target!r}")
         for key in ("rounds", "initial", "epochs", "min_wall_px"):

@@ -14,8 +14,10 @@ sample's latent point:
   labelling tool's blood pressure (:func:`latentmine.fea.reference.lame_stresses`,
   ``p r_i²/(r_o² − r_i²) (1 + r_o²/r²)``) in F's output units.
 
-Both are zero outside the wall. Issue #10 measures whether they help
-(``benchmarks/surrogate_quality.py --features``).
+Both are zero outside the wall. :class:`~latentmine.models.StressUNet` takes
+them with ``priors=``, the loop and the study with ``LoopConfig.priors``
+(for example ``"lame"`` or ``"depth+lame"``); docs/study.md has what they
+are worth on validation (``benchmarks/surrogate_quality.py --features``).
 """
 from __future__ import annotations
 
@@ -25,9 +27,8 @@ import torch
 from torch import nn
 
 from ..fea.reference import lame_stresses
-from ..labels import NUM_LABELS, TISSUES, Label
+from ..labels import TISSUES, Label
 from ..units import DEFAULT_PRESSURE_KPA
-from .target import STRESS_SCALE_KPA, StressUNet
 
 #: The prior channels F can take, in the order they are stacked.
 PRIOR_NAMES = ("depth", "lame")
@@ -44,8 +45,19 @@ def check_priors(priors) -> tuple:
     return priors
 
 
-def wall_priors(mask_probs: torch.Tensor, priors, pressure_kpa: float = DEFAULT_PRESSURE_KPA) -> torch.Tensor:
-    """The ``priors`` channels ``(B, len(priors), H, W)`` of mask probabilities ``(B, L, H, W)``."""
+def parse_priors(text: str) -> tuple:
+    """``"none"`` (or ``""``) -> ``()``; ``"depth+lame"`` -> ``("depth", "lame")``, checked."""
+    if not isinstance(text, str):
+        raise ValueError(f"priors: expected 'none' or names joined by '+', got {text!r}")
+    return () if text in ("", "none") else check_priors(text.split("+"))
+
+
+def wall_priors(mask_probs: torch.Tensor, priors, *, scale_kpa: float,
+                pressure_kpa: float = DEFAULT_PRESSURE_KPA) -> torch.Tensor:
+    """The ``priors`` channels ``(B, len(priors), H, W)`` of IVUS mask probabilities ``(B, L, H, W)``.
+
+    Stresses are divided by ``scale_kpa`` (F's output unit).
+    """
     priors = check_priors(priors)
     lumen = mask_probs[:, Label.LUMEN]
     wall = mask_probs[:, list(TISSUES)].sum(1)
@@ -60,30 +72,6 @@ def wall_priors(mask_probs: torch.Tensor, priors, pressure_kpa: float = DEFAULT_
                         ).clamp_min(0.5)
     channels = {
         "depth": lambda: ((radius - inner) / (outer - inner)).clamp(0.0, 1.0),
-        "lame": lambda: lame_stresses(radius, inner, outer, pressure_kpa / STRESS_SCALE_KPA, 0.0)[1],
+        "lame": lambda: lame_stresses(radius, inner, outer, pressure_kpa / scale_kpa, 0.0)[1],
     }
     return torch.stack([channels[name]() * wall for name in priors], dim=1)
-
-
-class PriorUNet(nn.Module):
-    """A :class:`~latentmine.models.StressUNet` whose input gains :func:`wall_priors` channels.
-
-    It takes the same input as ``StressUNet(input_mode)`` (the mask's
-    probabilities last) and computes the priors in ``forward``, so training,
-    D4 augmentation and the latent gradient pass through them unchanged.
-    """
-
-    def __init__(self, input_mode: str = "both", priors=PRIOR_NAMES, **unet):
-        super().__init__()
-        if input_mode not in ("mask", "both"):
-            raise ValueError(f"PriorUNet: input_mode must be 'mask' or 'both' (the priors need the mask), "
-                             f"got {input_mode!r}")
-        self.priors = check_priors(priors)
-        if not self.priors:
-            raise ValueError("PriorUNet: priors must name at least one prior")
-        self.input_mode, self.mask_classes = input_mode, None
-        self.unet = StressUNet(input_mode, mask_classes=NUM_LABELS + len(self.priors), **unet)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, H, W)`` -> ``(B, H, W)``: the priors are appended to ``x`` as channels."""
-        return self.unet(torch.cat([x, wall_priors(x[:, -NUM_LABELS:], self.priors)], dim=1))

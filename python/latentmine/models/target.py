@@ -15,6 +15,7 @@ import torch.nn.functional as nnf
 from torch import nn
 
 from ..labels import NUM_LABELS
+from .priors import check_priors, wall_priors
 
 #: Stress normalisation of F's output and of the training targets, in kPa.
 STRESS_SCALE_KPA = 100.0
@@ -71,18 +72,27 @@ class StressUNet(nn.Module):
         1 for a stress map; more for, e.g., segmentation logits with another loss.
     mask_classes : int, optional
         Mask codes of a "mask"/"both" input (default: the IVUS labels).
+    priors : sequence of str
+        :func:`~latentmine.models.priors.wall_priors` channels that ``forward``
+        computes from the mask part of its input and appends to it (IVUS
+        masks only): the input F is given stays the same.
     """
 
     def __init__(self, input_mode: str = "image", width: int = 16, levels: int = 3, dropout: float = 0.1,
-                 out_channels: int = 1, mask_classes: int | None = None):
+                 out_channels: int = 1, mask_classes: int | None = None, priors=()):
         super().__init__()
+        self.priors = check_priors(priors)
+        if self.priors and (input_mode == "image" or mask_classes not in (None, NUM_LABELS)):
+            raise ValueError(f"priors {self.priors} need an IVUS mask in F's input (input_mode 'mask' or "
+                             f"'both' with the {NUM_LABELS} IVUS labels), got input_mode={input_mode!r}, "
+                             f"mask_classes={mask_classes}")
         if levels < 1:
             raise ValueError(f"levels must be >= 1, got {levels}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.input_mode, self.levels, self.mask_classes = input_mode, levels, mask_classes
         widths = [width * 2 ** i for i in range(levels)]
-        cin = input_channels(input_mode, mask_classes)
+        cin = input_channels(input_mode, mask_classes) + len(self.priors)
         self.down = nn.ModuleList()
         for w in widths:
             self.down.append(_block(cin, w))
@@ -95,6 +105,8 @@ class StressUNet(nn.Module):
         """``(B, C, H, W)`` -> ``(B, H, W)`` (or ``(B, out, H, W)`` with several outputs)."""
         if x.shape[-1] % 2 ** (self.levels - 1) or x.shape[-2] % 2 ** (self.levels - 1):
             raise ValueError(f"image side {tuple(x.shape[-2:])} must be divisible by {2 ** (self.levels - 1)}")
+        if self.priors:
+            x = torch.cat([x, wall_priors(x[:, -NUM_LABELS:], self.priors, scale_kpa=STRESS_SCALE_KPA)], dim=1)
         skips = []
         for i, block in enumerate(self.down):
             if i:

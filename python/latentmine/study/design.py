@@ -238,9 +238,10 @@ def _parse_scalar(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-# Chosen on the validation split of a seed-1 cohort (docs/study.md, "What was tried"): every
-# strategy starts from the same random real samples, and F sees the image and the mask.
-_LOOP = {"initial_strategy": "random", "input_mode": "both"}
+# Chosen on validation splits of cohorts no study scores (docs/study.md): every strategy starts
+# from the same random real samples (seed 1); F sees the image and the mask, and the wall-depth
+# and Lamé prior channels computed from the mask (seed 7).
+_LOOP = {"initial_strategy": "random", "input_mode": "both", "priors": "depth+lame"}
 
 PRESETS = {
     # Tests run this one end to end: seconds, not minutes.

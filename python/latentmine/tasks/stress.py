@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from ..labels import NUM_LABELS
 from ..models.losses import WeightedMSE
+from ..models.priors import parse_priors
 from ..models.target import StressUNet
 from ..units import DEFAULT_PIXEL_SIZE_MM
 from .base import Task, register_task
@@ -33,7 +34,8 @@ HARD_CASE = "ivus-stress-hard-case"
 
 def stress_target(config):
     """The default F: :class:`~latentmine.models.StressUNet` with the config's input and size."""
-    return StressUNet(config.input_mode, width=config.width, levels=config.levels, dropout=config.dropout)
+    return StressUNet(config.input_mode, width=config.width, levels=config.levels, dropout=config.dropout,
+                      priors=parse_priors(config.priors))
 
 
 def _loss(config):
