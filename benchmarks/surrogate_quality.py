@@ -133,6 +133,7 @@ def plot(rows: list, path: Path) -> None:
         _save(figure, path)
         return
     figure, axis = plt.subplots(figsize=(5, 3.5))
+
     def key(row):
         return row["size"], row["lr"], row.get("features", "none")
 

@@ -23,8 +23,8 @@ class LoopConfig:
 
     Target network F: ``input_mode`` ("image", "mask", "both"), ``width``,
     ``levels``, ``dropout``, ``priors`` ("none", or prior channels of
-    :mod:`latentmine.models.priors` joined by "+", e.g. "lame"); training: ``epochs`` per round, ``batch_size``,
-    ``lr``, ``warm_start`` (continue from the previous round's weights, else
+    :mod:`latentmine.models.priors` joined by "+", e.g. "lame"); training:
+    ``epochs`` per round, ``batch_size``, ``lr``, ``warm_start`` (continue from the previous round's weights, else
     retrain from scratch), ``fit_steps`` (the step budget of a round; None:
     ``epochs`` passes), ``fresh_fit_steps`` (the budget of a round whose F
     starts from fresh weights: round 0, or every round without

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from ..fea.reference import lame_stresses
 from ..labels import TISSUES, Label
