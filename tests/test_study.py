@@ -188,8 +188,17 @@ def test_outputs_are_written_and_numbers_follow_the_made_up_cells(tmp_path):
     assert first["p"] == pytest.approx(0.0625) and first["wins"] == 5
     assert summary["curves"]["random"]["mse_kpa2"]["std"][0] == pytest.approx(
         np.std([100 * (1 + 0.02 * r) for r in range(5)], ddof=1))
+    # over the whole curve gradient is better in every repeat, uncertainty worse in every one
+    whole = {n: summary["auc"][n]["mse_kpa2"]["vs_baseline"] for n in ("gradient", "uncertainty")}
+    assert (whole["gradient"]["wins"], whole["uncertainty"]["wins"]) == (5, 0)
+    assert whole["gradient"]["p"] == pytest.approx(0.0625) == whole["uncertainty"]["p"]
+    assert "vs_baseline" not in summary["auc"]["random"]["mse_kpa2"]
     report = (tmp_path / "report.md").read_text()
     assert "Goal met" in report and "0.0625" in report and "latentmine study --preset fake" in report
+    scoreboard = report[report.index("## Every strategy against `random`"):report.index("## Could")]
+    rows = {line.split(" | ")[0].strip("| "): line for line in scoreboard.splitlines() if line.startswith("| ")}
+    assert rows["gradient"].startswith("| gradient | 40 (50%) |") and rows["gradient"].count("5/5, 0.062") == 5
+    assert rows["uncertainty"].startswith("| uncertainty | n/a |") and "0/5, 0.062" in rows["uncertainty"]
     assert json.loads((tmp_path / "summary.json").read_text())["digest"] == FAKE.digest()
 
 

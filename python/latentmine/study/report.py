@@ -9,7 +9,7 @@ from .summary import headline_of, metric_info
 
 def render_report(summary: dict) -> str:
     """Markdown text of the report; every number comes from ``summary``."""
-    sections = [_header(summary), _verdict(summary), _quality(summary), _curves(summary), _labels(summary),
+    sections = [_header(summary), _verdict(summary), _scoreboard(summary), _quality(summary), _curves(summary), _labels(summary),
                 _auc(summary), _wilcoxon(summary), _timing(summary), _diagnostics(summary),
                 _configuration(summary)]
     return "\n\n".join(s for s in sections if s) + "\n"
@@ -71,6 +71,34 @@ def _verdict(s: dict) -> str:
         "of the three smallest sizes.", "",
         f"- Labels: `{method}` {reach}.",
         f"- Smallest sizes, mean {head['name']}{' in' + unit if unit else ''} (`{method}` vs `{base}`): {beats}."])
+
+
+def _scoreboard(s: dict) -> str:
+    """One line per strategy against the baseline on the headline metric: the table a reader wants first."""
+    base, head = s["baseline"], headline_of(s)
+    metric, unit = head["metric"], f" {head['unit']}" if head["unit"] else ""
+    others = [n for n in s["auc"] if n != base]
+    if not others:
+        return ""
+    lines = [f"## Every strategy against `{base}`", "",
+             f"On the {head['name']}: the labels needed to reach `{base}`'s final mean "
+             f"({_num(head['target'])}{unit}; share of its {s['sizes'][-1]} labels), the area under the "
+             "curve (mean ± std over repeats), and paired Wilcoxon tests against the baseline over the "
+             "whole curve (the per-repeat areas) and at each size (*wins*/repeats, p).", "",
+             f"| strategy | labels to reach | AUC{unit} | AUC vs `{base}` | "
+             + " | ".join(f"{size} labels" for size in s["sizes"]) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(s["sizes"])]
+    for name in [base, *others]:
+        reach, auc = s["labels_to_reach"][name], s["auc"][name][metric]
+        share = reach["fraction_of_baseline"]
+        labels = "n/a" if reach["labels"] is None else f"{_num(reach['labels'])} ({100 * share:.0f}%)"
+        vs = auc.get("vs_baseline")
+        cells = ["–" for _ in s["sizes"]] if name == base else [
+            f"{t['wins']}/{t['n']}, {_num(t['p'], 2)}" for t in s["wilcoxon"][name][metric]]
+        lines.append(f"| {name} | {labels} | {_num(auc['mean'])} ± {_num(auc['std'], 2)} | "
+                     + ("–" if vs is None else f"{vs['wins']}/{vs['n']}, {_num(vs['p'], 2)}") + " | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _quality(s: dict) -> str:

@@ -110,6 +110,11 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
                                                           lower_is_better=info[metric][1])}
                          for k, size in enumerate(sizes)]
                 for metric in panels}
+        if name != BASELINE:  # the whole curve, paired: one number per repeat and strategy
+            for metric, row in summary["auc"][name].items():
+                row["vs_baseline"] = paired_wilcoxon(row["per_repeat"],
+                                                     summary["auc"][BASELINE][metric]["per_repeat"],
+                                                     lower_is_better=info[metric][1])
     if method is not None:
         summary["goal"] = _goal(summary, sizes, method)
     summary.update(_training_and_quality(cells, data, sizes))
