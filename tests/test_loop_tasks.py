@@ -147,6 +147,15 @@ def test_a_task_without_masks_refuses_a_mask_input(tmp_path):
                        task="classification")
 
 
+@pytest.mark.parametrize("name", ["classification", "segmentation"])
+def test_image_tasks_refuse_the_wall_priors_and_studies_switch_them_off(name):
+    with pytest.raises(ValueError, match=f"task '{name}' needs LoopConfig.priors='none', got 'depth'"):
+        tasks.get_task(name).check_config(LoopConfig(input_mode="image", priors="depth"))
+    from latentmine.study import preset
+    assert preset("default").loop["priors"] != "none"
+    assert preset("default").for_task(name).loop["priors"] == "none"
+
+
 def test_strategies_see_the_task_through_the_context_only():
     for path in Path(sampling.__file__).parent.glob("*.py"):
         imports = re.findall(r"^\s*(?:from|import)\s+([.\w]+)", path.read_text(), re.M)

@@ -39,6 +39,6 @@ def classification() -> Task:
                 make_loss=lambda config: CrossEntropy(), metrics=classification_metrics,
                 metric_info={"accuracy": ("test accuracy", False), "cross_entropy": ("test cross-entropy", True)},
                 headline="accuracy", default_labeller=lambda data: BlobCounter(), generate=counting_discs,
-                loop_settings={"input_mode": "image"}, study_strategies=("random", "gradient"),
+                loop_settings={"input_mode": "image", "priors": "none"}, study_strategies=("random", "gradient"),
                 panels=("accuracy", "cross_entropy"),
                 about="images of 1-3 discs -> count class, counting tool (accuracy)")

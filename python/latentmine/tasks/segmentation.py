@@ -72,7 +72,7 @@ def segmentation() -> Task:
                 make_loss=lambda config: CrossEntropy(), metrics=_metrics,
                 metric_info={"dice": ("test Dice", False), "pixel_accuracy": ("pixel accuracy", False)},
                 headline="dice", default_labeller=GroundTruthOracle.of, gate=real_only,
-                generate=segmentation_shapes, loop_settings={"input_mode": "image"},
+                generate=segmentation_shapes, loop_settings={"input_mode": "image", "priors": "none"},
                 study_strategies=("random", "gradient-nn"), panels=("dice", "pixel_accuracy"),
                 label_title="segmentation", label_cmap="tab10",
                 about="noisy shapes -> class-code map, ground-truth oracle (Dice)")
