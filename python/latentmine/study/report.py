@@ -9,8 +9,8 @@ from .summary import headline_of, metric_info
 
 def render_report(summary: dict) -> str:
     """Markdown text of the report; every number comes from ``summary``."""
-    sections = [_header(summary), _verdict(summary), _scoreboard(summary), _quality(summary), _curves(summary), _labels(summary),
-                _auc(summary), _wilcoxon(summary), _timing(summary), _diagnostics(summary),
+    sections = [_header(summary), _verdict(summary), _scoreboard(summary), _quality(summary), _curves(summary),
+                _labels(summary), _auc(summary), _wilcoxon(summary), _timing(summary), _diagnostics(summary),
                 _configuration(summary)]
     return "\n\n".join(s for s in sections if s) + "\n"
 
@@ -77,7 +77,7 @@ def _scoreboard(s: dict) -> str:
     """One line per strategy against the baseline on the headline metric: the table a reader wants first."""
     base, head = s["baseline"], headline_of(s)
     metric, unit = head["metric"], f" {head['unit']}" if head["unit"] else ""
-    others = [n for n in s["auc"] if n != base]
+    others = [n for n in s["config"]["strategies"] if n != base]  # the run's order, also from a reloaded JSON
     if not others:
         return ""
     lines = [f"## Every strategy against `{base}`", "",
