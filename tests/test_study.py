@@ -139,14 +139,15 @@ def fake_prepare(config, repeat, out):
 
 
 def fake_cell(config, strategy, repeat, out, factor=None):
-    """MSE = 1000 / size, scaled by strategy, with a repeat-dependent wobble."""
+    """MSE = 1000 / size, scaled by strategy, with a repeat-dependent wobble; the high-risk MSE inversely."""
     _log(out, f"cell {strategy} {repeat}")
     factor = FACTOR[strategy] if factor is None else factor
     wobble = 1.0 + 0.02 * repeat
     points = [{"size": size, "mse_kpa2": 1000.0 / size * factor * wobble,
                "mae_kpa": 30.0 / size, "rel_l2": 1.0 / size, "pss_abs_err_kpa": 5.0,
                "accuracy": 1 - 1.0 / size / factor, "label_seconds": 0.01 * size,
-               "wall_seconds": 0.02 * size, "val_mse_kpa2": 900.0 / size}
+               "wall_seconds": 0.02 * size, "val_mse_kpa2": 900.0 / size,
+               "top_mse_kpa2": 2000.0 / size / factor * wobble}
               for size in config.sizes]
     rounds = [{"labelled": size, "seconds": {"train_f": 0.5, "label": 0.1}} for size in config.sizes]
     atomic_write_json(cell_path(out, strategy, repeat), {
@@ -176,7 +177,7 @@ def test_outputs_are_written_and_numbers_follow_the_made_up_cells(tmp_path):
     for name in ("results.csv", "summary.json", "learning_curves.png", "report.md"):
         assert (tmp_path / name).stat().st_size > 0
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
-    assert len(rows) == 3 * 4 * 5 * 8  # strategies x sizes x repeats x metrics
+    assert len(rows) == 3 * 4 * 5 * 9  # strategies x sizes x repeats x metrics
     # the target is random's mean final MSE: 1000/80 * mean(1 + 0.02 r) = 12.5 * 1.04 = 13
     assert summary["target_mse_kpa2"] == pytest.approx(13.0)
     # gradient's mean curve 500/size * 1.04 crosses 13 at size 40 exactly: half the labels
@@ -193,6 +194,12 @@ def test_outputs_are_written_and_numbers_follow_the_made_up_cells(tmp_path):
     assert (whole["gradient"]["wins"], whole["uncertainty"]["wins"]) == (5, 0)
     assert whole["gradient"]["p"] == pytest.approx(0.0625) == whole["uncertainty"]["p"]
     assert "vs_baseline" not in summary["auc"]["random"]["mse_kpa2"]
+    # the high-risk subset is compared too, not plotted: there gradient loses every repeat at every size
+    top = summary["wilcoxon"]["gradient"]["top_mse_kpa2"]
+    assert [t["wins"] for t in top] == [0, 0, 0, 0] and top[-1]["p"] == pytest.approx(0.0625)
+    assert summary["auc"]["uncertainty"]["top_mse_kpa2"]["vs_baseline"]["wins"] == 5
+    assert "top_mse_kpa2" not in summary["panels"]
+    assert "top_pss_abs_err_kpa" not in summary["wilcoxon"]["gradient"]  # no cell measured it
     report = (tmp_path / "report.md").read_text()
     assert "Goal met" in report and "0.0625" in report and "latentmine study --preset fake" in report
     scoreboard = report[report.index("## Every strategy against `random`"):report.index("## Could")]

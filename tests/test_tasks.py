@@ -66,6 +66,8 @@ def test_a_task_refuses_an_inconsistent_definition():
         tasks.Task(**{**base.__dict__, "label_kind": "boxes"})
     with pytest.raises(ValueError, match="headline 'f1' is not one of its metrics"):
         tasks.Task(**{**base.__dict__, "headline": "f1"})
+    with pytest.raises(ValueError, match=r"compared metrics \['f1'\] are not in metric_info"):
+        tasks.Task(**{**base.__dict__, "compared": ("f1",)})
     with pytest.raises(ValueError, match="class labels need classes >= 2"):
         tasks.Task(**{**base.__dict__, "classes": 1})
 

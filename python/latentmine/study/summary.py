@@ -66,6 +66,8 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
     panels = list(task.panels)  # tested, integrated and plotted
     method = METHOD if METHOD in strategies else next((s for s in strategies if s != BASELINE), None)
     data = {name: {m: curves(cells, name, m, sizes) for m in _metric_names(cells, info)} for name in strategies}
+    # tested and integrated; cells written before a compared metric existed simply lack it
+    compared = panels + [m for m in task.compared if m not in panels and m in data[BASELINE]]
     summary = {"command": command, "config": config.to_dict(), "digest": config.digest(),
                "sizes": sizes, "baseline": BASELINE, "method": method, "task": task.describe(),
                "metrics": {k: list(v) for k, v in info.items()}, "panels": panels,
@@ -78,7 +80,7 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
             summary["curves"][name][metric] = {"mean": mean.tolist(), "std": std.tolist(),
                                                "n": int(len(values))}
         summary["auc"][name] = {}
-        for metric in panels:
+        for metric in compared:
             per_repeat = [area_under_curve(sizes, row) for row in data[name][metric]]
             mean, std = mean_std(np.asarray(per_repeat)[:, None])
             summary["auc"][name][metric] = {"mean": float(mean[0]), "std": float(std[0]),
@@ -109,7 +111,7 @@ def summarise(config: StudyConfig, cells: list, *, command: str = "") -> dict:
                                                           data[BASELINE][metric][:, k],
                                                           lower_is_better=info[metric][1])}
                          for k, size in enumerate(sizes)]
-                for metric in panels}
+                for metric in compared}
         if name != BASELINE:  # the whole curve, paired: one number per repeat and strategy
             for metric, row in summary["auc"][name].items():
                 row["vs_baseline"] = paired_wilcoxon(row["per_repeat"],

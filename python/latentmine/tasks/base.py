@@ -92,7 +92,11 @@ class Task:
         Strategies the study compares by default (baseline first).
     panels, loop_panels : tuple
         Metrics plotted by the study's learning-curve figure and by a run's
-        ``plots/learning_curve.png`` (default: the headline).
+        ``plots/learning_curve.png`` (default: the headline). The study also
+        integrates the ``panels`` and tests them against the baseline.
+    compared : tuple
+        Further metrics the study integrates and tests against the baseline
+        without plotting them (the stress task's high-risk subset).
     uncertainty_scores : dict
         ``name -> score(predictions (M, N, ...), masks) -> (N,)``: how much an ensemble's
         members disagree on a sample, for ``LoopConfig.ensemble_score`` (besides "mean").
@@ -120,6 +124,7 @@ class Task:
     loop_settings: dict = field(default_factory=dict)
     study_strategies: tuple = ("random", "gradient")
     panels: tuple = ()
+    compared: tuple = ()
     loop_metrics: Callable | None = None
     loop_panels: tuple = ()
     uncertainty_scores: dict = field(default_factory=dict)
@@ -144,9 +149,10 @@ class Task:
         object.__setattr__(self, "label_shape", tuple(int(s) for s in self.label_shape))
         object.__setattr__(self, "panels", tuple(self.panels) or (self.headline,))
         object.__setattr__(self, "loop_panels", tuple(self.loop_panels) or (self.headline,))
-        unknown = [m for m in self.panels + self.loop_panels if m not in self.metric_info]
+        object.__setattr__(self, "compared", tuple(self.compared))
+        unknown = [m for m in self.panels + self.loop_panels + self.compared if m not in self.metric_info]
         if unknown:
-            raise ValueError(f"task {self.name!r}: plotted metrics {unknown} are not in metric_info")
+            raise ValueError(f"task {self.name!r}: plotted or compared metrics {unknown} are not in metric_info")
         object.__setattr__(self, "loop_settings", dict(self.loop_settings))
 
     # -- labels -----------------------------------------------------------------

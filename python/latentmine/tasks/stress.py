@@ -66,6 +66,7 @@ def ivus_stress() -> Task:
                 headline="mse_kpa2", mask_classes=NUM_LABELS, label_scale=None, labeller_input="masks",
                 default_labeller=_fe_labeller, gate=_gate, generate=_phantoms,
                 study_strategies=("random", "gradient"), panels=("mse_kpa2", "accuracy"),
+                compared=("top_mse_kpa2", "top_pss_abs_err_kpa"),
                 loop_panels=("mae", "pss_error"), label_title="stress (kPa)", label_cmap="magma",
                 uncertainty_scores=STRESS_UNCERTAINTY,
                 about="IVUS frame -> finite-element stress map (kPa)")
