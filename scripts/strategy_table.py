@@ -1,16 +1,18 @@
-"""Print the README's one-line-per-strategy table from a study's ``summary.json``.
+"""Print the README's one-line-per-strategy tables from a study's ``summary.json``.
 
-Usage: ``python scripts/strategy_table.py docs/study-peers/summary.json``
+Usage: ``python scripts/strategy_table.py docs/study-peers/summary.json [--high-risk]``
 
 Rows are sorted by the area under the test-MSE curve, the baseline first; the columns are the
 MSE at the two largest sizes, the labels needed to reach the baseline's final MSE, the AUC with
 its paired test against the baseline, the paired test at the two largest sizes and the PSS
-error at the largest size. Generated, so the README never drifts from the committed JSON.
+error at the largest size. ``--high-risk`` prints the same comparison on the top-decile-PSS
+test cases instead. Generated, so the README never drifts from the committed JSON.
 """
 import json
 import sys
 
 METRIC = "mse_kpa2"
+HIGH_RISK = ("top_mse_kpa2", "top_pss_abs_err_kpa")
 
 
 def _mean_std(curve: dict, index: int) -> str:
@@ -23,11 +25,15 @@ def _test(result: dict | None) -> str:
     return f"{result['wins']}/{result['n']}, {result['p']:.2g}"
 
 
+def _ranked(summary: dict, metric: str) -> list:
+    base = summary["baseline"]
+    return sorted(summary["config"]["strategies"], key=lambda n: (n != base, summary["auc"][n][metric]["mean"]))
+
+
 def table(summary: dict) -> str:
     base, sizes = summary["baseline"], summary["sizes"]
     shown = [len(sizes) - 2, len(sizes) - 1]
-    names = sorted(summary["config"]["strategies"],
-                   key=lambda n: (n != base, summary["auc"][n][METRIC]["mean"]))
+    names = _ranked(summary, METRIC)
     lines = ["| strategy | " + " | ".join(f"MSE at {sizes[i]}" for i in shown) + " | labels to reach | AUC | "
              "AUC vs random: wins, p | " + " | ".join(f"{sizes[i]}: wins, p" for i in shown)
              + f" | PSS error at {sizes[-1]} (kPa) |",
@@ -45,8 +51,28 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def high_risk_table(summary: dict) -> str:
+    """Per metric of the high-risk subset: the mean at each size with the paired test against the baseline."""
+    base, sizes = summary["baseline"], summary["sizes"]
+    other = next(n for n in summary["config"]["strategies"] if n != base)
+    missing = [m for m in HIGH_RISK if m not in summary["wilcoxon"][other]]
+    if missing:
+        sys.exit(f"the summary has no paired tests of {missing}; re-run the study to summarise them")
+    lines = ["| strategy | " + " | ".join(f"{short} at {size}" for short in ("MSE", "PSS error") for size in sizes[1:])
+             + " |", "|---|" + "---:|" * (2 * (len(sizes) - 1))]
+    for name in _ranked(summary, HIGH_RISK[0]):
+        cells = []
+        for metric in HIGH_RISK:
+            mean = summary["curves"][name][metric]["mean"]
+            tests = summary["wilcoxon"].get(name, {}).get(metric)
+            cells += [f"{mean[i]:.1f}" + ("" if tests is None else f" ({_test(tests[i])})") for i in range(1, len(sizes))]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python scripts/strategy_table.py SUMMARY_JSON")
+    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--high-risk"):
+        sys.exit("usage: python scripts/strategy_table.py SUMMARY_JSON [--high-risk]")
     with open(sys.argv[1]) as f:
-        print(table(json.load(f)))
+        summary = json.load(f)
+    print(high_risk_table(summary) if sys.argv[2:] else table(summary))
