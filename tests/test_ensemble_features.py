@@ -44,6 +44,18 @@ def test_batched_ensemble_training_equals_training_each_member_alone(augment):
                                rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("batched", [True, False])
+def test_the_ensemble_trains_when_called_under_no_grad(batched):
+    # the loop's label-free seed hardness scores under no_grad and trains the round's ensemble lazily
+    images, masks, labels = labelled()
+    recipe = FitRecipe(max_steps=4, batch_size=4, lr=1e-2, augment="none")
+    ensemble = TargetEnsemble(StressUNet("both", width=4, levels=2), 2, seed=5)
+    start = ensemble.params["head.weight"].clone()
+    with torch.no_grad():
+        losses = fit_ensemble(ensemble, images, masks, labels, recipe=recipe, seed=1, batched=batched)
+    assert np.all(np.isfinite(losses)) and not torch.allclose(start, ensemble.params["head.weight"])
+
+
 def test_members_follow_the_recipes_schedule_and_augmentation(monkeypatch):
     """A one-cycle schedule reaches the recipe's peak rate, and D4 turns every drawn batch."""
     import latentmine.models.ensemble as module

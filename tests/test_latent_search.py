@@ -73,6 +73,16 @@ def test_hardness_seed_selection_steps_from_the_hardest_seeds_first():
         np.testing.assert_allclose(score, hardness(ctx, z, labels, masks).numpy(), rtol=1e-5)
 
 
+def test_ensemble_seed_selection_trains_the_rounds_ensemble_on_first_use():
+    # the seeds are scored before any step, under no_grad: the round's ensemble is trained right there
+    ctx = context(seed_selection="hardness", hardness="ensemble", ensemble_members=2, ensemble_steps=5)
+    proposals = get_strategy("gradient-nn").propose(ctx, 3, np.random.default_rng(0))
+    assert len(set(proposals.pool_index.tolist())) == 3 and (proposals.pool_index >= 0).all()  # real frames
+    score = training_hardness(ctx, seed=0)  # the cached ensemble: the ranking the proposal used
+    hardest = [ctx.train_ids[i] for i in np.argsort(-score, kind="stable")[:3]]
+    assert proposals.parent_ids == hardest and np.all(score > 0)
+
+
 def test_reencoding_puts_the_step_through_the_encoder():
     ctx = context(step_size=0.4, reencode=True)
     proposals = get_strategy("gradient").propose(ctx, 3, np.random.default_rng(0))

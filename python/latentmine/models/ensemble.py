@@ -139,7 +139,9 @@ def fit_ensemble(ensemble: TargetEnsemble, images, masks, labels, *, recipe: Fit
     elements = (torch.randint(D4_ORDER, schedule.shape, generator=torch.Generator().manual_seed(int(seed) + 1))
                 if recipe.augment == "d4" else torch.zeros_like(schedule))
     batches = _Batches(inputs, targets, m, device)
-    with torch.random.fork_rng(devices=[]):
+    # training needs autograd even when the caller scores under no_grad: the loop trains a round's
+    # ensemble lazily, on its first use, which may be a label-free hardness score of the seeds
+    with torch.random.fork_rng(devices=[]), torch.enable_grad():
         torch.manual_seed(int(seed))  # dropout draws from the global generator
         if batched:
             history = _fit_batched(ensemble, batches, schedule, elements, recipe, loss)
