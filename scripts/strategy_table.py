@@ -5,14 +5,13 @@ Usage: ``python scripts/strategy_table.py docs/study-peers/summary.json [--high-
 Rows are sorted by the area under the test-MSE curve, the baseline first; the columns are the
 MSE at the two largest sizes, the labels needed to reach the baseline's final MSE, the AUC with
 its paired test against the baseline, the paired test at the two largest sizes and the PSS
-error at the largest size. ``--high-risk`` prints the same comparison on the top-decile-PSS
-test cases instead. Generated, so the README never drifts from the committed JSON.
+error at the largest size. ``--high-risk`` prints the metrics the task compares without
+plotting them (``Task.compared``: for the stress task, the top-decile-PSS test cases) instead. Generated, so the README never drifts from the committed JSON.
 """
 import json
 import sys
 
 METRIC = "mse_kpa2"
-HIGH_RISK = ("top_mse_kpa2", "top_pss_abs_err_kpa")
 
 
 def _mean_std(curve: dict, index: int) -> str:
@@ -52,23 +51,22 @@ def table(summary: dict) -> str:
 
 
 def high_risk_table(summary: dict) -> str:
-    """Per metric of the high-risk subset: the mean at each size with the paired test against the baseline."""
+    """Per compared metric: the mean at each size but the first, with the paired test against the baseline."""
     base, sizes = summary["baseline"], summary["sizes"]
-    other = next(n for n in summary["config"]["strategies"] if n != base)
-    missing = [m for m in HIGH_RISK if m not in summary["wilcoxon"][other]]
-    if missing:
-        sys.exit(f"the summary has no paired tests of {missing}; re-run the study to summarise them")
-    lines = ["| strategy | " + " | ".join(f"{short} at {size}" for short in ("MSE", "PSS error") for size in sizes[1:])
-             + " |", "|---|" + "---:|" * (2 * (len(sizes) - 1))]
-    for name in _ranked(summary, HIGH_RISK[0]):
+    compared = [m for m in summary["auc"][base] if m not in summary["panels"]]
+    if not compared:
+        sys.exit("the summary tests no metric beyond its panels; re-run the study to summarise them")
+    short = {m: summary["metrics"][m][0].split(": ")[-1] for m in compared}  # drop the subset's name
+    lines = ["| strategy | " + " | ".join(f"{short[m]} at {size}" for m in compared for size in sizes[1:])
+             + " |", "|---|" + "---:|" * (len(compared) * (len(sizes) - 1))]
+    for name in _ranked(summary, compared[0]):
         cells = []
-        for metric in HIGH_RISK:
+        for metric in compared:
             mean = summary["curves"][name][metric]["mean"]
             tests = summary["wilcoxon"].get(name, {}).get(metric)
             cells += [f"{mean[i]:.1f}" + ("" if tests is None else f" ({_test(tests[i])})") for i in range(1, len(sizes))]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
 
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] != "--high-risk"):
